@@ -1,0 +1,147 @@
+"""Solvers shared by the core: the map phi, damped complex Newton, bracketed Newton.
+
+Private module: the public entry points are in ``subordination``, ``density`` and
+``outliers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rmtservice import deadline
+from rmtservice.errors import InvalidParameter
+from rmtservice.measures import Measure
+
+FloatArray = NDArray[np.float64]
+ComplexArray = NDArray[np.complex128]
+
+EPS = float(np.finfo(float).eps)
+RESIDUAL_FACTOR = 64.0  # accepted residual, in units of eps times the problem's scale
+
+
+def check_sigma2(sigma2: float) -> float:
+    """Validate the noise variance."""
+    try:
+        s2 = float(sigma2)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameter("sigma2 must be a number", field="sigma2") from exc
+    if not np.isfinite(s2):
+        raise InvalidParameter(f"sigma2 must be finite, got {s2!r}", field="sigma2")
+    if not s2 > 0:
+        raise InvalidParameter(f"sigma2 must be > 0, got {s2!r}", field="sigma2")
+    return s2
+
+
+def phi_terms(measure: Measure, sigma2: float, w: ComplexArray) -> tuple[ComplexArray, ...]:
+    """``phi(w) = w - sigma2 f_nu(w)``, ``phi'(w)`` and ``f_nu(w)``, ``f_nu'(w)``."""
+    d = measure.derivatives(w, 1)
+    return w - sigma2 * d[0], 1.0 - sigma2 * d[1], d[0], d[1]
+
+
+def residual_scale(z: ComplexArray, w: ComplexArray, f: ComplexArray, fp: ComplexArray,
+                   sigma2: float) -> FloatArray:
+    """Size of the terms in ``phi(w) - z``: rounding level is ``eps`` times this.
+
+    ``sum nu/|t - w| <= sqrt(int nu/|t - w|^2)`` (Cauchy-Schwarz), and the latter is
+    ``Im f / Im w`` above the axis and ``f'(w)`` on it.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quad = np.where(w.imag > 0, f.imag / np.where(w.imag > 0, w.imag, 1.0), np.abs(fp))
+    return np.abs(z) + np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
+
+
+def damped_newton(
+    measure: Measure,
+    sigma2: float,
+    z: ComplexArray,
+    w0: ComplexArray,
+    *,
+    maxiter: int = 60,
+    keep_omega: bool = True,
+) -> tuple[ComplexArray, NDArray[np.bool_], FloatArray]:
+    """Solve ``phi(w) = z`` by Newton's method from ``w0``, damped to stay admissible.
+
+    A step is accepted when it keeps ``Im w > 0``, keeps ``w`` in
+    ``Omega = {Im phi > 0}`` where ``Im z > 0`` (if ``keep_omega``), and lowers the
+    residual; otherwise it is halved. Returns ``(w, converged, residual / scale)``:
+    converged means the residual is at rounding level.
+    """
+    w = np.array(w0, dtype=np.complex128)
+    p, dp, f, fp = phi_terms(measure, sigma2, w)
+    alive = np.ones(w.size, dtype=bool)
+    for _ in range(maxiter):
+        deadline.check()
+        rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
+        alive &= rel > RESIDUAL_FACTOR * EPS
+        act = np.flatnonzero(alive)
+        if act.size == 0:
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (z[act] - p[act]) / dp[act]
+        alive[act[~np.isfinite(step)]] = False
+        t = 1.0
+        for _ in range(40):
+            keep = np.isfinite(step)
+            act, step = act[keep], step[keep]
+            if act.size == 0:
+                break
+            wn = w[act] + t * step
+            pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn)
+            rn = np.abs(pn - z[act])
+            ok = (wn.imag > 0) & np.isfinite(rn) & (rn < np.abs(p[act] - z[act]))
+            if keep_omega:
+                ok &= (z[act].imag == 0) | (pn.imag > 0)
+            acc = act[ok]
+            w[acc], p[acc], dp[acc], f[acc], fp[acc] = wn[ok], pn[ok], dpn[ok], fn[ok], fpn[ok]
+            # a step at rounding level that cannot improve: stop iterating that point
+            tiny = ~ok & (np.abs(t * step) <= 4 * EPS * np.abs(w[act]))
+            alive[act[tiny]] = False
+            rest = ~ok & ~tiny
+            act, step = act[rest], step[rest]
+            t *= 0.5
+        alive[act] = False  # 40 halvings without progress
+    rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
+    return w, rel <= RESIDUAL_FACTOR * EPS, rel
+
+
+def bracketed_newton(
+    fun: Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]],
+    lo: FloatArray,
+    hi: FloatArray,
+    x0: FloatArray,
+    *,
+    increasing: bool | NDArray[np.bool_],
+    maxiter: int = 200,
+) -> FloatArray:
+    """Root of a monotone function in ``(lo, hi)`` by Newton steps safeguarded by bisection.
+
+    ``fun(x, idx)`` returns value and derivative at ``x`` for the entries ``idx``.
+    Iterates until the bracket or the step is at rounding level.
+    """
+    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    x = np.clip(x0.astype(float), lo, hi)
+    inc = np.broadcast_to(np.asarray(increasing), x.shape)
+    act = np.arange(x.size)
+    for _ in range(maxiter):
+        if act.size == 0:
+            break
+        deadline.check()
+        xa = x[act]
+        val, der = fun(xa, act)
+        sgn = np.where(inc[act], val, -val)
+        hi[act] = np.where(sgn > 0, xa, hi[act])
+        lo[act] = np.where(sgn < 0, xa, lo[act])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = xa - val / der
+        out = ~np.isfinite(xn) | (xn <= lo[act]) | (xn >= hi[act])
+        mid = 0.5 * (lo[act] + hi[act])
+        xn = np.where(out, mid, xn)
+        xn = np.where(val == 0, xa, xn)
+        tol = 2 * EPS * np.maximum(np.abs(lo[act]), np.abs(hi[act]))
+        done = (val == 0) | (np.abs(xn - xa) <= tol) | (hi[act] - lo[act] <= tol)
+        x[act] = xn
+        act = act[~done]
+    return x

@@ -1,0 +1,366 @@
+"""The limit on the real line (Biane 1997): support, edges, masses and the exact density.
+
+With ``g(u) = sigma2 int nu(dt) / (u - t)^2`` (so ``phi'(u) = 1 - g(u)``), the set
+``U = {phi' < 0} u supp nu`` is found gap by gap of ``supp nu``: ``g`` is strictly
+convex on each gap and infinite at both ends, so ``phi'`` has no root there (the
+neighbouring components merge) or two (a gap of ``supp mu`` survives), decided by
+the minimum of ``g``; on the two unbounded sides ``g`` decreases to 0, giving the
+outer edges. Edges of ``supp mu`` are ``phi`` at these critical points; the mass of
+a component is the ``nu``-mass it covers. No grid is scanned.
+
+The boundary value ``omega(x + i0)`` is real outside the support (the root of the
+increasing ``phi`` in the matching gap of ``U``) and the unique solution with
+``Im omega > 0`` of ``phi(omega) = x`` inside it; then ``rho(x) = Im omega / (pi sigma2)``
+exactly (no ``x + i eta`` smoothing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rmtservice._solve import (
+    EPS,
+    bracketed_newton,
+    check_sigma2,
+    damped_newton,
+    phi_terms,
+)
+from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.measures import Measure
+
+__all__ = ["BoundaryValues", "Support", "boundary_values", "density", "grid", "support"]
+
+FloatArray = NDArray[np.float64]
+ComplexArray = NDArray[np.complex128]
+
+#: a gap of U whose depth 1 - min g is below this is a cusp: the components touch
+CUSP_TOL = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class Support:
+    """Components of ``supp mu``: x-space ``lower``/``upper``, ``mass``, and their
+    preimages ``u_lower``/``u_upper`` (components of closure U, ``phi(u_lower) = lower``)."""
+
+    lower: FloatArray
+    upper: FloatArray
+    mass: FloatArray
+    u_lower: FloatArray
+    u_upper: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.lower.size)
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """Detection thresholds: spikes below the first / above the last separate."""
+        return float(self.u_lower[0]), float(self.u_upper[-1])
+
+    def locate(self, x: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """For each x: the index of the first component with ``upper >= x``, and
+        whether x lies inside that component (edges included)."""
+        k = np.searchsorted(self.upper, x, side="left")
+        kk = np.minimum(k, len(self) - 1)
+        inside = (k < len(self)) & (x >= self.lower[kk])
+        return k, inside
+
+
+def _g(measure: Measure, sigma2: float, u: FloatArray, order: int) -> FloatArray:
+    """``g^(j)(u) = sigma2 f_nu^(j+1)(u)`` for j = 0..order at real u outside supp nu."""
+    d = measure.derivatives(u.astype(np.complex128), order + 1)
+    return sigma2 * d[1:].real
+
+
+def _gap_minimum(
+    measure: Measure, sigma2: float, c: FloatArray, d: FloatArray, x0: FloatArray
+) -> FloatArray:
+    """Minimiser of the convex ``g`` on each gap ``(c, d)``: the root of increasing ``g'``."""
+
+    def fun(x: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        g = _g(measure, sigma2, x, 2)
+        return g[1], g[2]
+
+    return bracketed_newton(fun, c, d, x0, increasing=True)
+
+
+def _unit_crossing(
+    measure: Measure,
+    sigma2: float,
+    lo: FloatArray,
+    hi: FloatArray,
+    decreasing_g: NDArray[np.bool_],
+) -> FloatArray:
+    """Root of ``g(u) = 1`` in ``(lo, hi)``, where ``g`` is monotone.
+
+    Solved as ``h = g^(-1/2) - 1 = 0``: near an atom ``g ~ w/(u - t)^2``, so ``h`` is
+    nearly linear and Newton converges in a few steps.
+    """
+
+    def fun(x: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        g = _g(measure, sigma2, x, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = 1.0 / np.sqrt(g[0]) - 1.0
+            dh = -0.5 * g[1] / g[0] ** 1.5
+        return h, dh
+
+    x0 = 0.5 * (lo + hi)
+    return bracketed_newton(fun, lo, hi, x0, increasing=decreasing_g)
+
+
+def support(measure: Measure, sigma2: float) -> Support:
+    """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
+    s2 = check_sigma2(sigma2)
+    lo, hi, mass = measure.components()
+    sigma = math.sqrt(s2)
+    # outer edges: g decreases from +inf to 0 on each unbounded side; g <= 1 at distance sigma
+    right = _unit_crossing(
+        measure, s2, np.array([hi[-1]]), np.array([hi[-1] + sigma]), np.array([True])
+    )
+    left = _unit_crossing(
+        measure, s2, np.array([lo[0] - sigma]), np.array([lo[0]]), np.array([False])
+    )
+    gap_left, gap_right, gap_index = _inner_gaps(measure, s2, lo, hi, mass)
+    u_lower = np.concatenate([left, gap_right])
+    u_upper = np.concatenate([gap_left, right])
+    cum = np.concatenate([[0.0], np.cumsum(mass)])
+    bounds = np.concatenate([[0], gap_index + 1, [mass.size]])
+    comp_mass = np.diff(cum[bounds])
+    comp_mass = comp_mass / comp_mass.sum()
+    u_all = np.concatenate([u_lower, u_upper])
+    edges = phi_terms(measure, s2, u_all.astype(np.complex128))[0].real
+    k = u_lower.size
+    return Support(edges[:k], edges[k:], comp_mass, u_lower, u_upper)
+
+
+def _inner_gaps(
+    measure: Measure, s2: float, lo: FloatArray, hi: FloatArray, mass: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+    """Gaps of U inside gaps of supp nu: left roots, right roots, index of the nu-gap."""
+    if lo.size < 2:
+        empty = np.empty(0)
+        return empty, empty, np.empty(0, dtype=np.intp)
+    c, d = hi[:-1], lo[1:]
+    ml, mr = np.cbrt(mass[:-1]), np.cbrt(mass[1:])
+    # g >= s2 (ml + mr)^3 / (span)^2 on the gap, span = far ends of the two neighbours:
+    # most gaps of a dense spectrum are ruled out here without any sum over atoms.
+    span = hi[1:] - lo[:-1]
+    with np.errstate(divide="ignore"):
+        bound = s2 * (ml + mr) ** 3 / span**2
+    cand = np.flatnonzero(bound < 1.0)
+    if cand.size == 0:
+        empty = np.empty(0)
+        return empty, empty, np.empty(0, dtype=np.intp)
+    cc, dd = c[cand], d[cand]
+    x0 = cc + (dd - cc) * ml[cand] / (ml[cand] + mr[cand])
+    umin = _gap_minimum(measure, s2, cc, dd, x0)
+    gmin = _g(measure, s2, umin, 0)[0]
+    open_ = gmin < 1.0 - CUSP_TOL
+    cand, cc, dd, umin = cand[open_], cc[open_], dd[open_], umin[open_]
+    n = cand.size
+    both_lo = np.concatenate([cc, umin])
+    both_hi = np.concatenate([umin, dd])
+    dec = np.concatenate([np.ones(n, dtype=bool), np.zeros(n, dtype=bool)])
+    roots = _unit_crossing(measure, s2, both_lo, both_hi, dec)
+    return roots[:n], roots[n:], cand
+
+
+@dataclass(frozen=True, eq=False)
+class BoundaryValues:
+    """``omega(x + i0)`` and ``f(x + i0) = f_nu(omega)`` on the real line."""
+
+    x: FloatArray
+    omega: ComplexArray
+    f: ComplexArray
+    density: FloatArray
+    support: Support
+
+
+def _real_roots(
+    measure: Measure, s2: float, x: FloatArray, lo: FloatArray, hi: FloatArray
+) -> FloatArray:
+    """Root of the increasing ``phi(u) = x`` on each ``(lo, hi)``."""
+
+    def fun(u: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        p, dp, _, _ = phi_terms(measure, s2, u.astype(np.complex128))
+        return p.real - x[idx], dp.real
+
+    return bracketed_newton(fun, lo, hi, 0.5 * (lo + hi), increasing=True)
+
+
+def _inside_guess(sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexArray:
+    """Start for Newton inside component k: a semicircle-shaped profile between the edges."""
+    a, b = sup.lower[k], sup.upper[k]
+    ua, ub = sup.u_lower[k], sup.u_upper[k]
+    s = np.clip((x - a) / (b - a), 0.0, 1.0)
+    u = ua + s * (ub - ua)
+    v = 0.5 * (ub - ua) * np.sqrt(s * (1 - s)) * 2.0
+    return u + 1j * np.maximum(v, 1e-300)
+
+
+def _table_guess(
+    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+) -> ComplexArray:
+    """Initial guesses by interpolating omega solved at Chebyshev nodes of each component.
+
+    ``u`` is interpolated linearly and ``v^2`` too: near a regular edge ``v^2`` is
+    smooth in x, so the guesses there are already close.
+    """
+    comps = np.unique(k)
+    nodes = max(8, min(48, 4096 // max(comps.size, 1)))
+    theta = (np.arange(nodes) + 0.5) * np.pi / nodes
+    frac = 0.5 * (1.0 - np.cos(theta))
+    a, b = sup.lower[comps], sup.upper[comps]
+    xn = (a[:, None] + (b - a)[:, None] * frac[None, :]).ravel()
+    kn = np.repeat(comps, nodes)
+    w0 = _inside_guess(sup, kn, xn)
+    wn, ok, _ = damped_newton(measure, s2, xn.astype(np.complex128), w0, maxiter=80,
+                              keep_omega=False)
+    ok &= wn.imag > 0
+    guess = _inside_guess(sup, k, x)
+    tab_w = wn.reshape(comps.size, nodes)
+    tab_ok = ok.reshape(comps.size, nodes)
+    for j, comp in enumerate(comps):
+        sel = np.flatnonzero(k == comp)
+        good = tab_ok[j]
+        if not np.any(good):
+            continue
+        xs = np.concatenate([[sup.lower[comp]], xn.reshape(comps.size, nodes)[j][good],
+                             [sup.upper[comp]]])
+        us = np.concatenate([[sup.u_lower[comp]], tab_w[j][good].real, [sup.u_upper[comp]]])
+        v2 = np.concatenate([[0.0], tab_w[j][good].imag ** 2, [0.0]])
+        xq = x[sel]
+        u = np.interp(xq, xs, us)
+        v = np.sqrt(np.maximum(np.interp(xq, xs, v2), 0.0))
+        guess[sel] = u + 1j * np.maximum(v, 1e-300)
+    return guess
+
+
+def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
+                    *, sup: Support | None = None) -> BoundaryValues:
+    """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
+    s2 = check_sigma2(sigma2)
+    x = np.asarray(x, dtype=float)
+    shape = x.shape
+    x = x.ravel()
+    if not np.all(np.isfinite(x)):
+        raise InvalidParameter("x must contain finite numbers only", field="x")
+    sup = sup if sup is not None else support(measure, s2)
+    omega = np.empty(x.size, dtype=np.complex128)
+    k, inside = sup.locate(x)
+    at_edge = inside & ((x == sup.lower[np.minimum(k, len(sup) - 1)])
+                        | (x == sup.upper[np.minimum(k, len(sup) - 1)]))
+    if np.any(at_edge):
+        kk = k[at_edge]
+        xe = x[at_edge]
+        omega[at_edge] = np.where(xe == sup.lower[kk], sup.u_lower[kk], sup.u_upper[kk])
+    out = ~inside
+    if np.any(out):
+        omega[out] = _outside(measure, s2, sup, k[out], x[out])
+    inner = inside & ~at_edge
+    if np.any(inner):
+        omega[inner] = _inside(measure, s2, sup, k[inner], x[inner])
+    f = (omega - x) / s2  # omega = z + sigma2 f
+    fnu = measure.derivatives(omega, 0)[0]
+    # f = f_nu(omega) holds at convergence; f_nu(omega) is the better-conditioned value
+    f = np.where(omega.imag > 0, fnu, f)
+    f = np.where(omega.imag > 0, f, fnu.real + 0j)
+    dens = np.maximum(omega.imag, 0.0) / (np.pi * s2)
+    return BoundaryValues(x.reshape(shape), omega.reshape(shape), f.reshape(shape),
+                          dens.reshape(shape), sup)
+
+
+def _outside(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
+             x: FloatArray) -> FloatArray:
+    """Real omega for x outside the support: the root in the matching gap of U."""
+    n = len(sup)
+    lo = np.where(k == 0, x, sup.u_upper[np.maximum(k - 1, 0)])
+    hi = np.where(k >= n, x, sup.u_lower[np.minimum(k, n - 1)])
+    # phi(u) < u left of supp nu and > u right of it, so u lies between x and the edge
+    lo = np.where(k == 0, np.minimum(x, sup.u_lower[0]), lo)
+    hi = np.where(k >= n, np.maximum(x, sup.u_upper[-1]), hi)
+    return _real_roots(measure, s2, x, lo, hi)
+
+
+def _inside(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
+            x: FloatArray) -> ComplexArray:
+    """Complex omega (Im > 0) for x strictly inside a component."""
+    w0 = _table_guess(measure, s2, sup, k, x)
+    z = x.astype(np.complex128)
+    w, ok, _ = damped_newton(measure, s2, z, w0, maxiter=40, keep_omega=False)
+    # the solution with Im > 0 is unique; a real root approached from above is not it
+    bad = ~ok | (w.imag <= 0) | (w.real < sup.u_lower[k]) | (w.real > sup.u_upper[k])
+    if np.any(bad):
+        w[bad] = _inside_fallback(measure, s2, sup, k[bad], x[bad])
+    return w
+
+
+def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArray:
+    """``v(u)``: the root of the increasing ``q(v) = 1 - s2 F(u, v)`` (Biane), v > 0."""
+    lo = np.zeros(u.size)
+    hi = np.full(u.size, vhi)
+    for _ in range(200):
+        v = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
+        d = measure.derivatives(u + 1j * v, 0)[0]
+        q = 1.0 - s2 * d.imag / v
+        lo = np.where(q < 0, v, lo)
+        hi = np.where(q >= 0, v, hi)
+        if np.all(hi - lo <= 1e-9 * hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+def _inside_fallback(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
+                     x: FloatArray) -> ComplexArray:
+    """Biane's monotone parametrisation: bisect ``psi(u) = x`` on ``[u_lower, u_upper]``,
+    each ``v(u)`` by bisection, then polish with Newton. Slow, used only where Newton
+    from the tabulated guess failed."""
+    a = sup.u_lower[k].copy()
+    b = sup.u_upper[k].copy()
+    vhi = 2.0 * math.sqrt(s2)
+    for _ in range(60):
+        u = 0.5 * (a + b)
+        v = _v_of_u(measure, s2, u, vhi)
+        psi = (u - s2 * measure.derivatives(u + 1j * v, 0)[0]).real
+        a = np.where(psi < x, u, a)
+        b = np.where(psi >= x, u, b)
+        if np.all(b - a <= 1e-9 * (np.abs(a) + np.abs(b) + 1e-300)):
+            break
+    u = 0.5 * (a + b)
+    w0 = u + 1j * _v_of_u(measure, s2, u, vhi)
+    w, ok, rel = damped_newton(measure, s2, x.astype(np.complex128), w0, maxiter=60,
+                               keep_omega=False)
+    bad = ~ok | (w.imag <= 0)
+    if np.any(bad):
+        raise NoConvergence(
+            f"no convergence for the boundary value at x = {x[bad][0]!r} "
+            f"(relative residual {rel[bad][0]:.3g})"
+        )
+    return w
+
+
+def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
+    """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``."""
+    return boundary_values(measure, sigma2, x).density
+
+
+def grid(sup: Support, num: int) -> FloatArray:
+    """An automatic grid of about ``num`` points: both edges of every component and
+    Chebyshev-clustered interior points, shared out by component width (at least 3 each)."""
+    if num < 2 * len(sup):
+        raise InvalidParameter(
+            f"num must be at least {2 * len(sup)} (two edges per support component)",
+            field="num",
+        )
+    width = sup.upper - sup.lower
+    share = np.maximum(0, np.floor((num - 2 * len(sup)) * width / width.sum())).astype(int)
+    parts = []
+    for a, b, m in zip(sup.lower, sup.upper, share, strict=True):
+        theta = np.arange(1, m + 1) * np.pi / (m + 1)
+        parts.append(np.concatenate([[a], a + (b - a) * 0.5 * (1 - np.cos(theta)), [b]]))
+    return np.concatenate(parts)
+
+

@@ -1,0 +1,750 @@
+"""The input laws ``nu`` (the limiting spectrum of H) and their Stieltjes transforms.
+
+Every measure knows its Stieltjes transform and its derivatives,
+
+    f_nu^(k)(z) = k! * integral nu(dt) / (t - z)^(k + 1),
+
+for ``Im z > 0`` and for real ``z`` outside ``supp nu`` (where the values are real),
+the connected components of its support with their masses, its mean and variance,
+its distribution function and its midpoint quantiles (MATH.md section 5).
+
+Closed forms are written in algebraically stable shapes: no difference of two large
+numbers is ever formed, so ``f_nu(z) ~ -1/z`` keeps full relative precision far away.
+Large atomic measures are summed with a treecode (:class:`AtomSums`).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rmtservice.errors import InvalidParameter
+
+__all__ = [
+    "AtomSums",
+    "Atoms",
+    "MarchenkoPastur",
+    "Measure",
+    "Mixture",
+    "Point",
+    "Semicircle",
+    "Uniform",
+    "from_matrix",
+]
+
+FloatArray = NDArray[np.float64]
+ComplexArray = NDArray[np.complex128]
+
+_FACT = [math.factorial(k) for k in range(8)]
+_BINOM = np.array([[math.comb(k, i) for i in range(64)] for k in range(64)], dtype=float)
+
+
+def _finite(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidParameter(f"{name} must be a finite number, got {value!r}", field=name)
+    return value
+
+
+def _log1p(q: ComplexArray) -> ComplexArray:
+    """log(1 + q), accurate for small |q| (numpy's complex log1p is not)."""
+    re = 0.5 * np.log1p(2.0 * q.real + (q.real**2 + q.imag**2))
+    return re + 1j * np.arctan2(q.imag, 1.0 + q.real)
+
+
+class Measure(ABC):
+    """A probability measure on the real line, the law ``nu`` of the spectrum of H."""
+
+    kind: ClassVar[str]
+
+    def derivatives(self, z: ArrayLike, order: int = 1) -> ComplexArray:
+        """Array of shape ``(order + 1, *z.shape)``: ``f_nu^(k)(z)`` for k = 0..order.
+
+        Below the axis ``f(conj z) = conj f(z)``; on the axis inside ``supp nu`` the
+        value is the boundary value from above.
+        """
+        z = np.asarray(z, dtype=np.complex128)
+        lower = z.imag < 0
+        if not np.any(lower):
+            return self._derivatives(z, order)
+        out = self._derivatives(np.where(lower, z.conj(), z), order)
+        return np.where(lower, out.conj(), out)
+
+    @abstractmethod
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        """``derivatives`` for ``Im z >= 0``."""
+
+    def stieltjes(self, z: ArrayLike) -> ComplexArray:
+        """Stieltjes transform ``f_nu(z) = int nu(dt) / (t - z)``."""
+        return self.derivatives(z, 0)[0]
+
+    @abstractmethod
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Connected components of ``supp nu``: sorted ``lower``, ``upper``, ``mass``."""
+
+    @property
+    @abstractmethod
+    def mean(self) -> float:
+        """First moment."""
+
+    @property
+    @abstractmethod
+    def variance(self) -> float:
+        """Second central moment."""
+
+    @abstractmethod
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        """Distribution function ``nu((-inf, x])``."""
+
+    @abstractmethod
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        """Smallest ``x`` with ``cdf(x) >= p``."""
+
+    def pdf(self, x: ArrayLike) -> FloatArray:
+        """Density of an absolutely continuous law (atoms have none)."""
+        raise InvalidParameter(f"a {self.kind} law has no density", field="kind")
+
+    @property
+    def size(self) -> int:
+        """Number of atoms (1 for a continuous law): the cost of one evaluation."""
+        return 1
+
+    @property
+    def depth(self) -> int:
+        """Nesting depth of mixtures (0 for a plain law)."""
+        return 0
+
+    def midpoint_quantiles(self, n: int) -> FloatArray:
+        """The ``n`` atoms ``F^{-1}((j - 1/2) / n)`` that discretise the law (MATH.md 5)."""
+        return self.quantile((np.arange(n) + 0.5) / n)
+
+
+# --------------------------------------------------------------------------- atoms
+
+
+class AtomSums:
+    """Fast sums ``sum_j w_j / (t_j - z)^(k+1)`` over many atoms: a one-dimensional treecode.
+
+    The sorted atoms are split into a perfect binary tree of contiguous index ranges
+    (leaves of at most ``leaf`` atoms). Each node keeps the scaled moments
+    ``M_k = sum_j w_j tau_j^k``, ``tau_j = (t_j - c) / r``, about its centre ``c`` and
+    half-width ``r``. A node is *far* from ``z`` when ``r / |z - c| <= ETA``; then
+
+        sum_j w_j / (t_j - z)^(n+1) = (-1)^(n+1) (z - c)^-(n+1) sum_k C(n+k, k) M_k q^k,
+
+    with ``q = r / (z - c)``, truncated after ``P`` terms: the error is below
+    ``C(n+P, P) ETA^P``, about 1e-16 (n <= 2) relative to ``sum w / |t - z|^(n+1)``.
+    Near nodes are opened; near leaves are summed directly. One evaluation at ``m``
+    points costs about ``m * P * log2(N / leaf)`` operations instead of ``m * N``.
+    Parent moments come from the children's by the binomial shift (no pass over atoms).
+    """
+
+    ETA = 1.0 / 3.0
+    P = 40
+    LEAF = 64
+
+    def __init__(self, t: FloatArray, w: FloatArray) -> None:
+        n = t.size
+        levels = max(0, math.ceil(math.log2(max(n, 1) / self.LEAF)))
+        self.levels = levels
+        nleaf = 2**levels
+        self.leaf = max(1, math.ceil(n / nleaf))
+        pad = nleaf * self.leaf - n
+        tp = np.concatenate([t, np.full(pad, t[-1])])
+        wp = np.concatenate([w, np.zeros(pad)])
+        self.t_leaf = tp.reshape(nleaf, self.leaf)
+        self.w_leaf = wp.reshape(nleaf, self.leaf)
+        self.centers: list[FloatArray] = []
+        self.radii: list[FloatArray] = []
+        self.moments: list[FloatArray] = []
+        self._build()
+        k = np.arange(self.P)
+        self.coef = np.array(
+            [[math.comb(n + int(j), int(j)) for j in k] for n in range(4)], dtype=float
+        )
+
+    def _node_geometry(self, lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatArray]:
+        c = 0.5 * (lo + hi)
+        r = 0.5 * (hi - lo)
+        return c, np.where(r > 0, r, 1.0)
+
+    def _build(self) -> None:
+        c, r = self._node_geometry(self.t_leaf[:, 0], self.t_leaf[:, -1])
+        tau = (self.t_leaf - c[:, None]) / r[:, None]
+        mom = np.empty((c.size, self.P))
+        pw = self.w_leaf.copy()
+        for k in range(self.P):
+            mom[:, k] = pw.sum(axis=1)
+            pw *= tau
+        levels = [(c, r, mom)]
+        lo, hi = self.t_leaf[:, 0], self.t_leaf[:, -1]
+        for _ in range(self.levels):
+            lo, hi = lo[0::2], hi[1::2]
+            cp, rp = self._node_geometry(lo, hi)
+            cc, rc, mc = levels[-1][0], levels[-1][1], levels[-1][2]
+            mp = self._shift(mc[0::2], cc[0::2], rc[0::2], cp, rp)
+            mp += self._shift(mc[1::2], cc[1::2], rc[1::2], cp, rp)
+            levels.append((cp, rp, mp))
+        for c, r, mom in reversed(levels):
+            self.centers.append(c)
+            self.radii.append(r)
+            self.moments.append(mom)
+
+    def _shift(
+        self, mc: FloatArray, cc: FloatArray, rc: FloatArray, cp: FloatArray, rp: FloatArray
+    ) -> FloatArray:
+        """Moments about a parent centre from a child's: (alpha tau + beta)^k, binomially."""
+        alpha = rc / rp
+        beta = (cc - cp) / rp
+        p = self.P
+        scaled = mc * alpha[:, None] ** np.arange(p)
+        bpow = beta[:, None] ** np.arange(p)
+        out = np.empty_like(mc)
+        for k in range(p):
+            i = np.arange(k + 1)
+            out[:, k] = (scaled[:, i] * bpow[:, k - i]) @ _BINOM[k, i]
+        return out
+
+    def __call__(self, z: ComplexArray, order: int) -> ComplexArray:
+        """``S_n(z) = sum_j w_j / (t_j - z)^(n+1)`` for n = 0..order, shape (order+1, m)."""
+        z = np.ravel(z)
+        m = z.size
+        out = np.zeros((order + 1, m), dtype=np.complex128)
+        pidx = np.arange(m)
+        node = np.zeros(m, dtype=np.intp)
+        for level in range(self.levels + 1):
+            if pidx.size == 0:
+                break
+            zeta = z[pidx] - self.centers[level][node]
+            r = self.radii[level][node]
+            far = np.abs(zeta) * self.ETA >= r
+            self._far(out, pidx[far], zeta[far], r[far], self.moments[level][node[far]], order)
+            pidx, node = pidx[~far], node[~far]
+            if level < self.levels:
+                pidx = np.repeat(pidx, 2)
+                node = np.repeat(2 * node, 2)
+                node[1::2] += 1
+        if pidx.size:
+            self._near(out, pidx, node, z, order)
+        return out
+
+    def _far(
+        self,
+        out: ComplexArray,
+        pidx: NDArray[np.intp],
+        zeta: ComplexArray,
+        r: FloatArray,
+        mom: FloatArray,
+        order: int,
+    ) -> None:
+        if pidx.size == 0:
+            return
+        q = r / zeta
+        qpow = np.empty((q.size, self.P), dtype=np.complex128)
+        qpow[:, 0] = 1.0
+        np.cumprod(np.broadcast_to(q[:, None], (q.size, self.P - 1)), axis=1, out=qpow[:, 1:])
+        weighted = qpow * mom
+        inv = 1.0 / zeta
+        scale = -inv
+        m = out.shape[1]
+        for n in range(order + 1):
+            val = scale * (weighted @ self.coef[n])
+            out[n] += np.bincount(pidx, weights=val.real, minlength=m)
+            out[n] += 1j * np.bincount(pidx, weights=val.imag, minlength=m)
+            scale = -scale * inv
+
+    def _near(
+        self,
+        out: ComplexArray,
+        pidx: NDArray[np.intp],
+        node: NDArray[np.intp],
+        z: ComplexArray,
+        order: int,
+    ) -> None:
+        m = out.shape[1]
+        step = max(1, (1 << 21) // self.leaf)
+        for s in range(0, pidx.size, step):
+            pi, nd = pidx[s : s + step], node[s : s + step]
+            d = 1.0 / (self.t_leaf[nd] - z[pi][:, None])
+            term = self.w_leaf[nd] * d
+            for n in range(order + 1):
+                val = term.sum(axis=1)
+                out[n] += np.bincount(pi, weights=val.real, minlength=m)
+                out[n] += 1j * np.bincount(pi, weights=val.imag, minlength=m)
+                if n < order:
+                    term = term * d
+
+
+@dataclass(frozen=True, eq=False)
+class Atoms(Measure):
+    """Discrete law ``sum_j w_j delta_{x_j}`` (weights normalised to sum 1)."""
+
+    kind: ClassVar[str] = "atoms"
+    values: FloatArray
+    weights: FloatArray
+
+    def __init__(self, values: ArrayLike, weights: ArrayLike | None = None) -> None:
+        x = np.asarray(values, dtype=float).ravel()
+        if x.size == 0:
+            raise InvalidParameter("atoms: values must not be empty", field="values")
+        if not np.all(np.isfinite(x)):
+            raise InvalidParameter("atoms: values must be finite numbers", field="values")
+        if weights is None:
+            w = np.full(x.size, 1.0 / x.size)
+        else:
+            w = np.asarray(weights, dtype=float).ravel()
+            if w.size != x.size:
+                raise InvalidParameter(
+                    f"atoms: weights has length {w.size} but values has length {x.size}",
+                    field="weights",
+                )
+            if not np.all(np.isfinite(w)):
+                raise InvalidParameter("atoms: weights must be finite numbers", field="weights")
+            if np.any(w < 0):
+                raise InvalidParameter("atoms: weights must be non-negative", field="weights")
+            total = math.fsum(w)
+            if not total > 0:
+                raise InvalidParameter("atoms: weights must not all be zero", field="weights")
+            w = w / total
+        keep = w > 0
+        order = np.argsort(x[keep], kind="stable")
+        object.__setattr__(self, "values", x[keep][order])
+        object.__setattr__(self, "weights", w[keep][order])
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+    @cached_property
+    def _sums(self) -> AtomSums:
+        return AtomSums(self.values, self.weights)
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        shape = z.shape
+        sums = self._sums(z.ravel(), order)
+        for n in range(order + 1):
+            sums[n] *= _FACT[n]
+        return sums.reshape((order + 1, *shape))
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        u, start = np.unique(self.values, return_index=True)
+        mass = np.add.reduceat(self.weights, start)
+        return u, u.copy(), mass
+
+    @cached_property
+    def mean(self) -> float:
+        return float(self.weights @ self.values)
+
+    @cached_property
+    def variance(self) -> float:
+        d = self.values - self.mean
+        return float(self.weights @ (d * d))
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        cw = np.concatenate([[0.0], np.cumsum(self.weights)])
+        cw /= cw[-1]
+        return cw[np.searchsorted(self.values, np.asarray(x, dtype=float), side="right")]
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        cw = np.cumsum(self.weights)
+        cw /= cw[-1]
+        idx = np.searchsorted(cw, np.asarray(p, dtype=float), side="left")
+        return self.values[np.minimum(idx, self.values.size - 1)]
+
+
+def from_matrix(entries: ArrayLike, *, rtol: float = 1e-12) -> Atoms:
+    """The spectrum of a real symmetric matrix as equally weighted atoms (LAPACK eigvalsh)."""
+    try:
+        a = np.asarray(entries, dtype=float)
+    except ValueError as exc:
+        raise InvalidParameter("matrix: rows must all have the same length") from exc
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.size == 0:
+        raise InvalidParameter(f"matrix: must be square and non-empty, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InvalidParameter("matrix: entries must be finite numbers")
+    scale = float(np.max(np.abs(a))) if a.size else 0.0
+    asym = float(np.max(np.abs(a - a.T)))
+    if asym > rtol * max(scale, 1e-300):
+        raise InvalidParameter(f"matrix: must be symmetric (max |a_ij - a_ji| = {asym:.3g})")
+    import scipy.linalg
+
+    eig = scipy.linalg.eigvalsh(0.5 * (a + a.T), check_finite=False)
+    return Atoms(eig)
+
+
+@dataclass(frozen=True, eq=False)
+class Point(Measure):
+    """Point mass ``delta_at``; with it the limit is the semicircle law."""
+
+    kind: ClassVar[str] = "point"
+    at: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", _finite("at", self.at))
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        d = 1.0 / (self.at - z)
+        return np.stack([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return np.array([self.at]), np.array([self.at]), np.array([1.0])
+
+    @property
+    def mean(self) -> float:
+        return self.at
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        return (np.asarray(x, dtype=float) >= self.at).astype(float)
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        return np.full(np.shape(p), self.at)
+
+
+# ------------------------------------------------------------------ continuous laws
+
+
+def _algebraic_derivatives(
+    f0: ComplexArray, sq: ComplexArray, order: int, a: float, b: complex | ComplexArray, c: float
+) -> list[ComplexArray]:
+    """Derivatives of a root ``f`` of ``A(z) f^2 + B(z) f + 1 = 0`` with A, B affine.
+
+    ``A = a z + c`` (only ``a`` enters the derivative), ``B' = 1``: both the
+    semicircle and Marchenko-Pastur transforms have this shape. Differentiating k
+    times (Leibniz) gives ``f^(k) * sq = -(...)`` with ``sq = 2 A f + B``.
+    Here ``b`` is ``A(z)`` evaluated at the points.
+    """
+    derivs = [f0]
+    for k in range(1, order + 1):
+        conv = sum(math.comb(k, j) * derivs[j] * derivs[k - j] for j in range(1, k))
+        sq2_km1 = sum(math.comb(k - 1, j) * derivs[j] * derivs[k - 1 - j] for j in range(k))
+        rhs = b * conv + a * k * sq2_km1 + k * derivs[k - 1]
+        derivs.append(-rhs / sq)
+    return derivs
+
+
+def _edge_sqrt(z: ComplexArray, lo: float, hi: float) -> ComplexArray:
+    """``sqrt((z - lo)(z - hi))`` with its cut on ``[lo, hi]`` and ``~ z`` at infinity."""
+    s = np.sqrt(z - lo) * np.sqrt(z - hi)
+    # On the real axis outside [lo, hi] the product of principal roots is exact and real.
+    return s
+
+
+@dataclass(frozen=True, eq=False)
+class Uniform(Measure):
+    """Uniform law on ``[low, high]``."""
+
+    kind: ClassVar[str] = "uniform"
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        low, high = _finite("low", self.low), _finite("high", self.high)
+        if not low < high:
+            raise InvalidParameter(
+                f"uniform: low must be < high, got low={low!r}, high={high!r}", field="high"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        a, b = self.low, self.high
+        width = b - a
+        am, bm = a - z, b - z
+        # log((b - z)/(a - z)) = log1p((b - a)/(a - z)): no cancellation far away.
+        inside = (z.imag == 0) & (z.real > a) & (z.real < b)
+        q = np.where(inside, 0.0, width / np.where(inside, 1.0, am))
+        f0 = _log1p(q) / width
+        if np.any(inside):
+            x = z.real[inside]
+            f0[inside] = (np.log((b - x) / (x - a)) + 1j * np.pi) / width
+        out = [f0]
+        # f^(n) = (n-1)!/(b-a) ((a-z)^-n - (b-z)^-n), summed without cancellation:
+        # (n-1)! sum_j (b-z)^(j-n) (a-z)^(-1-j).
+        for n in range(1, order + 1):
+            out.append(_FACT[n - 1] * sum(bm ** (j - n) * am ** (-1 - j) for j in range(n)))
+        return np.stack(out)
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return np.array([self.low]), np.array([self.high]), np.array([1.0])
+
+    @property
+    def mean(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12.0
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        p = np.asarray(p, dtype=float)
+        return self.low + p * (self.high - self.low)
+
+    def pdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return np.where((x >= self.low) & (x <= self.high), 1.0 / (self.high - self.low), 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Semicircle(Measure):
+    """Semicircle law with centre ``center`` and radius ``radius`` (variance r^2/4)."""
+
+    kind: ClassVar[str] = "semicircle"
+    center: float
+    radius: float
+
+    def __post_init__(self) -> None:
+        c, r = _finite("center", self.center), _finite("radius", self.radius)
+        if not r > 0:
+            raise InvalidParameter(f"semicircle: radius must be > 0, got {r!r}", field="radius")
+        object.__setattr__(self, "center", c)
+        object.__setattr__(self, "radius", r)
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        r = self.radius
+        zeta = z - self.center
+        sq = _edge_sqrt(zeta, -r, r)
+        inside = (zeta.imag == 0) & (np.abs(zeta.real) < r)
+        if np.any(inside):
+            x = zeta.real[inside]
+            sq[inside] = 1j * np.sqrt((r - x) * (r + x))
+        f0 = -2.0 / (zeta + sq)
+        # f solves (r^2/4) f^2 + zeta f + 1 = 0, so 2 A f + B = sq.
+        derivs = _algebraic_derivatives(f0, sq, order, 0.0, r * r / 4.0, 0.0)
+        return np.stack(derivs)
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        c, r = self.center, self.radius
+        return np.array([c - r]), np.array([c + r]), np.array([1.0])
+
+    @property
+    def mean(self) -> float:
+        return self.center
+
+    @property
+    def variance(self) -> float:
+        return self.radius**2 / 4.0
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        r = self.radius
+        d = np.clip(np.asarray(x, dtype=float) - self.center, -r, r)
+        root = np.sqrt((r - d) * (r + d))  # r^2 sqrt(1 - s^2) without cancellation
+        return np.clip(0.5 + (d * root / r**2 + np.arctan2(d, root)) / np.pi, 0.0, 1.0)
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        lo, hi = self.center - self.radius, self.center + self.radius
+        return _invert_cdf(self.cdf, p, lo, hi, self._pdf)
+
+    def pdf(self, x: ArrayLike) -> FloatArray:
+        return self._pdf(np.asarray(x, dtype=float))
+
+    def _pdf(self, x: FloatArray) -> FloatArray:
+        s = (x - self.center) / self.radius
+        return 2.0 / (np.pi * self.radius) * np.sqrt(np.clip(1.0 - s * s, 0.0, None))
+
+
+@dataclass(frozen=True, eq=False)
+class MarchenkoPastur(Measure):
+    """Marchenko-Pastur law, ratio ``y`` in (0, 1], scale ``s``: edges ``s (1 -+ sqrt y)^2``."""
+
+    kind: ClassVar[str] = "marchenko_pastur"
+    ratio: float
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        y, s = _finite("ratio", self.ratio), _finite("scale", self.scale)
+        if not 0 < y <= 1:
+            raise InvalidParameter(
+                f"marchenko_pastur: ratio must be in (0, 1], got {y!r}", field="ratio"
+            )
+        if not s > 0:
+            raise InvalidParameter(
+                f"marchenko_pastur: scale must be > 0, got {s!r}", field="scale"
+            )
+        object.__setattr__(self, "ratio", y)
+        object.__setattr__(self, "scale", s)
+
+    @property
+    def _edges(self) -> tuple[float, float]:
+        sy = math.sqrt(self.ratio)
+        return (1.0 - sy) ** 2, (1.0 + sy) ** 2
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        y, s = self.ratio, self.scale
+        a, b = self._edges
+        x = z / s
+        sq = _edge_sqrt(x, a, b)
+        inside = (x.imag == 0) & (x.real > a) & (x.real < b)
+        if np.any(inside):
+            xr = x.real[inside]
+            sq[inside] = 1j * np.sqrt((xr - a) * (b - xr))
+        # m solves y x m^2 + (x + y - 1) m + 1 = 0; m = 2 / ((1 - y - x) - sq) is the
+        # rationalised root (no cancellation at large |x|).
+        m0 = 2.0 / ((1.0 - y - x) - sq)
+        derivs = _algebraic_derivatives(m0, sq, order, y, y * x, 0.0)
+        return np.stack([d / s ** (k + 1) for k, d in enumerate(derivs)])
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        a, b = self._edges
+        return np.array([a * self.scale]), np.array([b * self.scale]), np.array([1.0])
+
+    @property
+    def mean(self) -> float:
+        return self.scale
+
+    @property
+    def variance(self) -> float:
+        return self.scale**2 * self.ratio
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        y = self.ratio
+        a, b = self._edges
+        t = np.clip(np.asarray(x, dtype=float) / self.scale, a, b)
+        m = 1.0 + y
+        rt = np.sqrt(np.clip((b - t) * (t - a), 0.0, None))
+        # arcsin written as arctan2 of exact products: accurate up to both edges
+        g = rt + m * np.arctan2(t - m, rt)
+        if y < 1:
+            sab = 1.0 - y  # sqrt(a b)
+            g = g - sab * np.arctan2((a + b) * t - 2.0 * a * b, 2.0 * sab * rt)
+            g0 = -m * np.pi / 2 + (1.0 - y) * np.pi / 2
+        else:
+            g0 = -m * np.pi / 2
+        return np.clip((g - g0) / (2.0 * np.pi * y), 0.0, 1.0)
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        a, b = self._edges
+        return _invert_cdf(self.cdf, p, a * self.scale, b * self.scale, self._pdf)
+
+    def pdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return np.where(x > 0, self._pdf(np.maximum(x, 0.0)), 0.0)
+
+    def _pdf(self, x: FloatArray) -> FloatArray:
+        y, s = self.ratio, self.scale
+        a, b = self._edges
+        t = x / s
+        num = np.sqrt(np.clip((b - t) * (t - a), 0.0, None))
+        return num / (2.0 * np.pi * y * np.maximum(t, 1e-300) * s)
+
+
+def _invert_cdf(cdf, p: ArrayLike, lo: float, hi: float, pdf) -> FloatArray:  # type: ignore[no-untyped-def]
+    """Vectorised safeguarded Newton-bisection for ``cdf(x) = p`` on ``[lo, hi]``."""
+    p = np.asarray(p, dtype=float)
+    a = np.full(p.shape, lo)
+    b = np.full(p.shape, hi)
+    x = 0.5 * (a + b)
+    for _ in range(200):
+        g = cdf(x) - p
+        a = np.where(g < 0, x, a)
+        b = np.where(g >= 0, x, b)
+        d = pdf(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xn = x - g / d
+        bad = ~np.isfinite(xn) | (xn <= a) | (xn >= b)
+        xn = np.where(bad, 0.5 * (a + b), xn)
+        if np.all(np.abs(xn - x) <= 4e-16 * (abs(lo) + abs(hi))) and np.all(~bad):
+            x = xn
+            break
+        x = xn
+        if np.all(b - a <= 4e-16 * (abs(lo) + abs(hi))):
+            break
+    return x
+
+
+# -------------------------------------------------------------------------- mixture
+
+
+@dataclass(frozen=True, eq=False)
+class Mixture(Measure):
+    """Weighted sum ``sum_i p_i nu_i`` of measures (weights normalised to sum 1)."""
+
+    kind: ClassVar[str] = "mixture"
+    parts: tuple[tuple[float, Measure], ...] = field(default=())
+
+    def __init__(self, components: Sequence[tuple[float, Measure]]) -> None:
+        if len(components) == 0:
+            raise InvalidParameter("mixture: components must not be empty", field="components")
+        weights = np.array([_finite("weight", w) for w, _ in components])
+        if np.any(weights < 0):
+            raise InvalidParameter("mixture: weights must be non-negative", field="components")
+        total = math.fsum(weights)
+        if not total > 0:
+            raise InvalidParameter("mixture: weights must not all be zero", field="components")
+        parts = tuple(
+            (float(w / total), m) for w, (_, m) in zip(weights, components, strict=True) if w > 0
+        )
+        object.__setattr__(self, "parts", parts)
+
+    @property
+    def size(self) -> int:
+        return sum(m.size for _, m in self.parts)
+
+    @property
+    def depth(self) -> int:
+        return 1 + max(m.depth for _, m in self.parts)
+
+    def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
+        total = np.zeros((order + 1, *z.shape), dtype=np.complex128)
+        for w, m in self.parts:
+            total += w * m.derivatives(z, order)
+        return total
+
+    def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        pieces = [m.components() for _, m in self.parts]
+        lo = np.concatenate([p[0] for p in pieces])
+        hi = np.concatenate([p[1] for p in pieces])
+        mass = np.concatenate([w * p[2] for (w, _), p in zip(self.parts, pieces, strict=True)])
+        order = np.argsort(lo, kind="stable")
+        lo, hi, mass = lo[order], hi[order], mass[order]
+        # merge overlapping (or touching) intervals
+        run_hi = np.maximum.accumulate(hi)
+        new = np.concatenate([[True], lo[1:] > run_hi[:-1]])
+        starts = np.flatnonzero(new)
+        ends = np.concatenate([starts[1:], [lo.size]]) - 1
+        return lo[starts], run_hi[ends], np.add.reduceat(mass, starts)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(w * m.mean for w, m in self.parts)
+
+    @property
+    def variance(self) -> float:
+        mu = self.mean
+        return math.fsum(w * (m.variance + (m.mean - mu) ** 2) for w, m in self.parts)
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return sum((w * m.cdf(x) for w, m in self.parts), np.zeros(x.shape))
+
+    def pdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return sum((w * m.pdf(x) for w, m in self.parts), np.zeros(x.shape))
+
+    def quantile(self, p: ArrayLike) -> FloatArray:
+        p = np.asarray(p, dtype=float)
+        lo_, hi_, _ = self.components()
+        a = np.full(p.shape, float(lo_[0]))
+        b = np.full(p.shape, float(hi_[-1]))
+        for _ in range(200):  # bisection: the cdf may have jumps and flat parts
+            mid = 0.5 * (a + b)
+            right = self.cdf(mid) >= p
+            b = np.where(right, mid, b)
+            a = np.where(right, a, mid)
+            if np.all(b - a <= 2e-16 * np.maximum(np.abs(a), np.abs(b))):
+                break
+        return b

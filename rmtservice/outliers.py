@@ -1,0 +1,163 @@
+"""Outliers: the map ``phi``, the separation test, thresholds, overlaps, inverse map.
+
+``phi(theta) = theta + sigma2 int nu(dt) / (theta - t)`` (paper eq. 1.13). A spike
+``theta`` outside ``closure U`` (equivalently ``phi'(theta) > 0`` off ``supp nu``)
+produces an eigenvalue of ``H + W`` near ``phi(theta)``, outside ``supp mu``; the
+squared overlap of the eigenvectors tends to ``phi'(theta)`` (MATH.md section 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rmtservice._solve import check_sigma2, phi_terms
+from rmtservice.density import Support, boundary_values, support
+from rmtservice.errors import InvalidParameter
+from rmtservice.measures import Measure
+
+__all__ = [
+    "InverseResult",
+    "Outlier",
+    "OutlierReport",
+    "inverse",
+    "outliers",
+    "phi",
+    "phi_prime",
+    "pushforward_density",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+def _real_input(name: str, t: ArrayLike) -> FloatArray:
+    t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)):
+        raise InvalidParameter(f"{name} must contain finite numbers only", field=name)
+    return t
+
+
+def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
+    """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
+    t = _real_input("t", t)
+    return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[0].real
+
+
+def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
+    """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
+    t = _real_input("t", t)
+    return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[1].real
+
+
+@dataclass(frozen=True)
+class Outlier:
+    """One spike: is it separated, where its eigenvalue goes, ``phi'`` and the overlap."""
+
+    spike: float
+    separated: bool
+    location: float | None
+    slope: float | None
+    overlap: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class OutlierReport:
+    """Support of the limit, thresholds and one :class:`Outlier` per spike (in order)."""
+
+    support: Support
+    thresholds: tuple[float, float]
+    outliers: list[Outlier]
+
+
+def _in_supp_nu(measure: Measure, t: FloatArray) -> NDArray[np.bool_]:
+    lo, hi, _ = measure.components()
+    k = np.searchsorted(hi, t, side="left")
+    kk = np.minimum(k, lo.size - 1)
+    return (k < lo.size) & (t >= lo[kk])
+
+
+def _in_closure_u(sup: Support, t: FloatArray) -> NDArray[np.bool_]:
+    k = np.searchsorted(sup.u_upper, t, side="left")
+    kk = np.minimum(k, len(sup) - 1)
+    return (k < len(sup)) & (t >= sup.u_lower[kk])
+
+
+def outliers(
+    measure: Measure, sigma2: float, spikes: ArrayLike, *, sup: Support | None = None
+) -> OutlierReport:
+    """Separation test, limit location ``phi(theta)``, slope and overlap for each spike."""
+    s2 = check_sigma2(sigma2)
+    theta = _real_input("spikes", spikes).ravel()
+    sup = sup if sup is not None else support(measure, s2)
+    on_nu = _in_supp_nu(measure, theta)
+    separated = ~_in_closure_u(sup, theta) & ~on_nu
+    # phi and phi' exist (finite, real) off supp nu only
+    p = np.full(theta.size, np.nan)
+    dp = np.full(theta.size, np.nan)
+    off = ~on_nu
+    if np.any(off):
+        pt = phi_terms(measure, s2, theta[off].astype(np.complex128))
+        p[off], dp[off] = pt[0].real, pt[1].real
+    separated &= dp > 0  # exactly at a threshold phi' = 0: the spike sticks to the edge
+    items = []
+    for i, t in enumerate(theta):
+        slope = float(dp[i]) if np.isfinite(dp[i]) else None
+        sep = bool(separated[i])
+        items.append(
+            Outlier(
+                spike=float(t),
+                separated=sep,
+                location=float(p[i]) if sep else None,
+                slope=slope,
+                overlap=float(min(max(dp[i], 0.0), 1.0)) if sep else None,
+            )
+        )
+    return OutlierReport(sup, sup.thresholds, items)
+
+
+@dataclass(frozen=True)
+class InverseResult:
+    """An observed outlier and the spike it comes from (``None`` inside the support)."""
+
+    observed: float
+    spike: float | None
+
+
+def inverse(
+    measure: Measure, sigma2: float, observed: ArrayLike, *, sup: Support | None = None
+) -> list[InverseResult]:
+    """Spike ``theta = omega(y)`` with ``phi(theta) = y``, ``phi'(theta) > 0``, for each
+    observed ``y`` outside ``supp mu``."""
+    s2 = check_sigma2(sigma2)
+    y = _real_input("observed", observed).ravel()
+    sup = sup if sup is not None else support(measure, s2)
+    _, inside = sup.locate(y)
+    theta = np.full(y.size, np.nan)
+    if np.any(~inside):
+        theta[~inside] = boundary_values(measure, s2, y[~inside], sup=sup).omega.real
+    return [
+        InverseResult(float(v), None if ins else float(t))
+        for v, t, ins in zip(y, theta, inside, strict=True)
+    ]
+
+
+def pushforward_density(
+    measure: Measure, sigma2: float, spike_law: Measure, y: ArrayLike,
+    *, sup: Support | None = None,
+) -> FloatArray:
+    """Outlier density ``g(phi^{-1}(y)) / phi'(phi^{-1}(y))`` (Theorem 2.1) for a spike
+    law with density ``g``; zero inside ``supp mu``."""
+    s2 = check_sigma2(sigma2)
+    y = _real_input("y", y).ravel()
+    sup = sup if sup is not None else support(measure, s2)
+    _, inside = sup.locate(y)
+    out = np.zeros(y.size)
+    if np.any(~inside):
+        theta = boundary_values(measure, s2, y[~inside], sup=sup).omega.real
+        dp = phi_terms(measure, s2, theta.astype(np.complex128))[1].real
+        g = spike_law.pdf(theta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[~inside] = np.where(dp > 0, g / dp, 0.0)
+    return out

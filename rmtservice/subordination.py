@@ -1,0 +1,88 @@
+"""Pastur's equation through subordination: solve ``phi(omega) = z`` for ``omega``.
+
+``f(z) = f_nu(omega(z))`` with ``omega(z) = z + sigma2 f(z)`` the right inverse of
+``phi(w) = w - sigma2 f_nu(w)`` (MATH.md section 2). ``phi`` maps
+``Omega = {w : Im w > 0, Im phi(w) > 0}`` conformally onto the upper half-plane, so
+damped Newton started in ``Omega`` and kept there follows a straight path in the
+image and converges to the unique solution. Results are accepted only with a
+residual at rounding level; otherwise :class:`~rmtservice.errors.NoConvergence`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rmtservice._solve import check_sigma2, damped_newton, phi_terms
+from rmtservice.density import Support, boundary_values
+from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.measures import Measure
+
+__all__ = ["StieltjesResult", "stieltjes"]
+
+ComplexArray = NDArray[np.complex128]
+
+
+@dataclass(frozen=True, eq=False)
+class StieltjesResult:
+    """``f(z)`` of the limit ``mu`` and the subordination ``omega(z) = z + sigma2 f(z)``."""
+
+    z: ComplexArray
+    f: ComplexArray
+    omega: ComplexArray
+
+
+def stieltjes(
+    measure: Measure, sigma2: float, z: ArrayLike, *, sup: Support | None = None
+) -> StieltjesResult:
+    """Stieltjes transform of ``mu = nu boxplus semicircle(sigma2)``.
+
+    ``Im z > 0``: the solution of Pastur's equation. ``Im z == 0``: the boundary value
+    ``f(x + i0)`` (exact, through :func:`~rmtservice.density.boundary_values`).
+    """
+    s2 = check_sigma2(sigma2)
+    z = np.asarray(z, dtype=np.complex128)
+    shape = z.shape
+    z = z.ravel()
+    if not np.all(np.isfinite(z)):
+        raise InvalidParameter("z must contain finite numbers only", field="z")
+    if np.any(z.imag < 0):
+        raise InvalidParameter("Im z must be >= 0 (use f(conj z) = conj f(z))", field="z")
+    omega = np.empty(z.size, dtype=np.complex128)
+    real = z.imag == 0
+    if np.any(real):
+        omega[real] = boundary_values(measure, s2, z.real[real], sup=sup).omega
+    upper = np.flatnonzero(~real)
+    if upper.size:
+        omega[upper] = _upper(measure, s2, z[upper])
+    f = measure.derivatives(omega, 0)[0]
+    f = np.where(omega.imag == 0, f.real + 0j, f)
+    return StieltjesResult(z.reshape(shape), f.reshape(shape), omega.reshape(shape))
+
+
+def _upper(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
+    """omega(z) for Im z > 0: start above ``Im w = sigma`` (inside Omega, since there
+    ``s2 F(u, v) <= s2 / v^2 < 1``) and keep the iterates in Omega."""
+    sigma = math.sqrt(s2)
+    w0 = z + 1.5j * sigma
+    w, ok, rel = damped_newton(measure, s2, z, w0, maxiter=200, keep_omega=True)
+    if not np.all(ok):
+        # continuation from the boundary value below, for points very close to the axis
+        bad = np.flatnonzero(~ok)
+        wb = boundary_values(measure, s2, z.real[bad]).omega
+        dp = phi_terms(measure, s2, wb)[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            start = wb + 1j * z.imag[bad] / dp
+        start = np.where(np.isfinite(start) & (start.imag > 0), start, wb + 1j * z.imag[bad])
+        w2, ok2, rel2 = damped_newton(measure, s2, z[bad], start, maxiter=200, keep_omega=True)
+        w[bad], ok[bad], rel[bad] = w2, ok2, rel2
+    if not np.all(ok):
+        i = int(np.flatnonzero(~ok)[0])
+        raise NoConvergence(
+            f"Pastur's equation did not converge at z = {complex(z[i])!r} "
+            f"(relative residual {rel[i]:.3g})"
+        )
+    return w
