@@ -32,7 +32,16 @@ from rmtservice._solve import (
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
-__all__ = ["BoundaryValues", "Support", "boundary_values", "density", "grid", "support"]
+__all__ = [
+    "BoundaryValues",
+    "Support",
+    "boundary_values",
+    "cdf",
+    "density",
+    "grid",
+    "kolmogorov_distance",
+    "support",
+]
 
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
@@ -182,13 +191,20 @@ class BoundaryValues:
 def _real_roots(
     measure: Measure, s2: float, x: FloatArray, lo: FloatArray, hi: FloatArray
 ) -> FloatArray:
-    """Root of the increasing ``phi(u) = x`` on each ``(lo, hi)``."""
+    """Root of the increasing ``phi(u) = x`` on each ``(lo, hi)``.
+
+    Start: ``omega(x) = x + s2 f(x) ~ x - s2 / (x - mean)`` far out, the midpoint where
+    that falls outside the bracket.
+    """
 
     def fun(u: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
         p, dp, _, _ = phi_terms(measure, s2, u.astype(np.complex128))
         return p.real - x[idx], dp.real
 
-    return bracketed_newton(fun, lo, hi, 0.5 * (lo + hi), increasing=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x0 = x - s2 / (x - measure.mean)
+    x0 = np.where(np.isfinite(x0) & (x0 > lo) & (x0 < hi), x0, 0.5 * (lo + hi))
+    return bracketed_newton(fun, lo, hi, x0, increasing=True)
 
 
 def _inside_guess(sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexArray:
@@ -207,35 +223,33 @@ def _table_guess(
     """Initial guesses by interpolating omega solved at Chebyshev nodes of each component.
 
     ``u`` is interpolated linearly and ``v^2`` too: near a regular edge ``v^2`` is
-    smooth in x, so the guesses there are already close.
+    smooth in x, so the guesses there are already close. Components are disjoint and
+    sorted, so the nodes of all of them (edges included) form one increasing table.
+    Components holding few query points get no nodes (the profile guess serves).
     """
-    comps = np.unique(k)
-    nodes = max(8, min(48, 4096 // max(comps.size, 1)))
+    comps, counts = np.unique(k, return_counts=True)
+    comps = comps[counts > 8]
+    guess = _inside_guess(sup, k, x)
+    if comps.size == 0:
+        return guess
+    nodes = int(np.clip(x.size // (4 * comps.size), 8, 48))
     theta = (np.arange(nodes) + 0.5) * np.pi / nodes
     frac = 0.5 * (1.0 - np.cos(theta))
     a, b = sup.lower[comps], sup.upper[comps]
     xn = (a[:, None] + (b - a)[:, None] * frac[None, :]).ravel()
     kn = np.repeat(comps, nodes)
-    w0 = _inside_guess(sup, kn, xn)
-    wn, ok, _ = damped_newton(measure, s2, xn.astype(np.complex128), w0, maxiter=80,
-                              keep_omega=False)
-    ok &= wn.imag > 0
-    guess = _inside_guess(sup, k, x)
-    tab_w = wn.reshape(comps.size, nodes)
-    tab_ok = ok.reshape(comps.size, nodes)
-    for j, comp in enumerate(comps):
-        sel = np.flatnonzero(k == comp)
-        good = tab_ok[j]
-        if not np.any(good):
-            continue
-        xs = np.concatenate([[sup.lower[comp]], xn.reshape(comps.size, nodes)[j][good],
-                             [sup.upper[comp]]])
-        us = np.concatenate([[sup.u_lower[comp]], tab_w[j][good].real, [sup.u_upper[comp]]])
-        v2 = np.concatenate([[0.0], tab_w[j][good].imag ** 2, [0.0]])
-        xq = x[sel]
-        u = np.interp(xq, xs, us)
-        v = np.sqrt(np.maximum(np.interp(xq, xs, v2), 0.0))
-        guess[sel] = u + 1j * np.maximum(v, 1e-300)
+    wn, ok, _ = damped_newton(measure, s2, xn.astype(np.complex128), _inside_guess(sup, kn, xn),
+                              maxiter=80, keep_omega=False)
+    ok &= (wn.imag > 0) & (wn.real >= sup.u_lower[kn]) & (wn.real <= sup.u_upper[kn])
+    xs = np.concatenate([sup.lower[comps], xn[ok], sup.upper[comps]])
+    us = np.concatenate([sup.u_lower[comps], wn.real[ok], sup.u_upper[comps]])
+    v2 = np.concatenate([np.zeros(comps.size), wn.imag[ok] ** 2, np.zeros(comps.size)])
+    order = np.argsort(xs, kind="stable")
+    xs, us, v2 = xs[order], us[order], v2[order]
+    sel = np.isin(k, comps)
+    xq = x[sel]
+    v = np.sqrt(np.maximum(np.interp(xq, xs, v2), 0.0))
+    guess[sel] = np.interp(xq, xs, us) + 1j * np.maximum(v, 1e-300)
     return guess
 
 
@@ -364,3 +378,49 @@ def grid(sup: Support, num: int) -> FloatArray:
     return np.concatenate(parts)
 
 
+
+
+def cdf(measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None,
+        nodes: int = 257) -> FloatArray:
+    """Distribution function of ``mu``: component masses to the left plus the integral
+    of the exact density over the component, by cubic Hermite interpolation of the
+    cumulative integral in ``x = lower + (upper - lower)(1 - cos t)/2`` (the density
+    and its square-root edges become smooth in ``t``); accurate to about 1e-8."""
+    from scipy.integrate import cumulative_simpson
+    from scipy.interpolate import CubicHermiteSpline
+
+    s2 = check_sigma2(sigma2)
+    x = np.asarray(x, dtype=float)
+    sup = sup if sup is not None else support(measure, s2)
+    m = int(np.clip(20000 // len(sup), 17, nodes)) | 1
+    t = np.linspace(0.0, np.pi, m)
+    lo, hi = sup.lower[:, None], sup.upper[:, None]
+    xs = lo + (hi - lo) * 0.5 * (1.0 - np.cos(t))[None, :]
+    dens = boundary_values(measure, s2, xs.ravel(), sup=sup).density.reshape(xs.shape)
+    integrand = dens * (hi - lo) * 0.5 * np.sin(t)[None, :]
+    cum = cumulative_simpson(integrand, x=t, axis=1, initial=0.0)
+    total = cum[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(total > 0, sup.mass[:, None] / total, 0.0)
+    cum, integrand = cum * scale, integrand * scale
+    before = np.concatenate([[0.0], np.cumsum(sup.mass)])
+    k, inside = sup.locate(x.ravel())
+    out = before[np.minimum(k, len(sup))].copy()
+    for comp in np.unique(k[inside]):
+        sel = np.flatnonzero(inside & (k == comp))
+        span = sup.upper[comp] - sup.lower[comp]
+        rel = np.clip(2.0 * (x.ravel()[sel] - sup.lower[comp]) / span, 0.0, 2.0)
+        tq = np.arccos(1.0 - rel)
+        spline = CubicHermiteSpline(t, cum[comp], integrand[comp])
+        out[sel] = before[comp] + spline(tq)
+    return np.clip(out, 0.0, 1.0).reshape(x.shape)
+
+
+def kolmogorov_distance(measure: Measure, sigma2: float, sample: ArrayLike,
+                        *, sup: Support | None = None) -> float:
+    """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
+    lam = np.sort(np.asarray(sample, dtype=float).ravel())
+    n = lam.size
+    f = cdf(measure, sigma2, lam, sup=sup)
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))

@@ -250,12 +250,13 @@ class AtomSums:
         qpow = np.empty((q.size, self.P), dtype=np.complex128)
         qpow[:, 0] = 1.0
         np.cumprod(np.broadcast_to(q[:, None], (q.size, self.P - 1)), axis=1, out=qpow[:, 1:])
-        weighted = qpow * mom
+        qpow *= mom
+        series = qpow @ self.coef[: order + 1].T  # (pairs, order + 1)
         inv = 1.0 / zeta
         scale = -inv
         m = out.shape[1]
         for n in range(order + 1):
-            val = scale * (weighted @ self.coef[n])
+            val = scale * series[:, n]
             out[n] += np.bincount(pidx, weights=val.real, minlength=m)
             out[n] += 1j * np.bincount(pidx, weights=val.imag, minlength=m)
             scale = -scale * inv

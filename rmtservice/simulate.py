@@ -22,7 +22,15 @@ from rmtservice._solve import check_sigma2
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Atoms, Measure
 
-__all__ = ["NOISE_LAWS", "SimulatedOutlier", "Simulation", "h_spectrum", "simulate", "wigner"]
+__all__ = [
+    "NOISE_LAWS",
+    "SimulatedOutlier",
+    "Simulation",
+    "h_spectrum",
+    "histogram",
+    "simulate",
+    "wigner",
+]
 
 FloatArray = NDArray[np.float64]
 NOISE_LAWS = ("gaussian", "rademacher", "uniform", "student_t", "sparse")
@@ -31,11 +39,12 @@ NOISE_LAWS = ("gaussian", "rademacher", "uniform", "student_t", "sparse")
 @dataclass(frozen=True)
 class SimulatedOutlier:
     """A spike, its predicted limit ``phi(theta)`` (None if not separated), and the
-    matching eigenvalue of ``H + W`` (by rank, Theorem 2.2), averaged over trials."""
+    eigenvalue of ``H + W`` of the same rank (Theorem 2.2), averaged over trials."""
 
     spike: float
     predicted: float | None
     observed: float | None
+    difference: float | None = None
     observed_std: float | None = None
     overlap_predicted: float | None = None
     overlap_observed: float | None = None
@@ -43,12 +52,19 @@ class SimulatedOutlier:
 
 @dataclass(frozen=True, eq=False)
 class Simulation:
-    """Eigenvalues (one descending row per trial), the seed, the spike comparison."""
+    """Eigenvalues (one descending row per trial), the seed, and the comparison with
+    the theory: per-spike outliers, eigenvalues outside the predicted support against
+    separated spikes, and the Kolmogorov distance of each trial's spectrum."""
 
     eigenvalues: list[FloatArray]
     seed: int
     outliers: list[SimulatedOutlier] = field(default_factory=list)
     h: FloatArray | None = None
+    bottom: list[FloatArray] | None = None
+    spikes: FloatArray | None = None
+    outside_support: list[int] | None = None
+    separated_spikes: int | None = None
+    kolmogorov: list[float] | None = None
 
 
 def _check_noise(noise: str, df: float | None, density: float | None) -> None:
@@ -64,6 +80,31 @@ def _check_noise(noise: str, df: float | None, density: float | None) -> None:
         raise InvalidParameter("sparse noise needs density in (0, 1]", field="density")
 
 
+def _fill(block: FloatArray, rng: np.random.Generator, noise: str, df: float | None,
+          density: float | None) -> None:
+    """Fill a float64 block with i.i.d. unit-variance entries of law ``noise``."""
+    if noise == "gaussian":
+        rng.standard_normal(out=block)
+    elif noise == "uniform":
+        rng.random(out=block)
+        block -= 0.5
+        block *= 2.0 * math.sqrt(3.0)
+    elif noise == "rademacher":
+        rng.random(out=block)
+        np.less(block, 0.5, out=block)  # type: ignore[call-overload]
+        block *= 2.0
+        block -= 1.0
+    elif noise == "student_t":
+        assert df is not None
+        block[:] = rng.standard_t(df, size=block.shape)
+        block /= math.sqrt(df / (df - 2.0))
+    else:
+        assert density is not None
+        rng.standard_normal(out=block)
+        block *= rng.random(size=block.shape) < density
+        block /= math.sqrt(density)
+
+
 def wigner(
     n: int, sigma2: float, rng: np.random.Generator, *, noise: str = "gaussian",
     df: float | None = None, density: float | None = None, out: FloatArray | None = None,
@@ -71,42 +112,35 @@ def wigner(
     """Lower triangle of a Wigner matrix (upper triangle: unspecified) in one buffer.
 
     Entries have unit-variance law ``noise`` scaled to ``sigma2/n`` off the diagonal and
-    ``2 sigma2/n`` on it.
+    ``2 sigma2/n`` on it. Draws go row block by row block in float64, so a float32
+    buffer holds the same matrix rounded (the stream does not depend on the dtype).
     """
     _check_noise(noise, df, density)
     a = np.empty((n, n)) if out is None else out
-    if noise == "gaussian":
-        rng.standard_normal(out=a)
-    elif noise == "uniform":
-        rng.random(out=a)
-        a -= 0.5
-        a *= 2.0 * math.sqrt(3.0)
-    elif noise == "rademacher":
-        rng.random(out=a)
-        np.less(a, 0.5, out=a)  # type: ignore[call-overload]
-        a *= 2.0
-        a -= 1.0
-    else:
-        rows = max(1, (1 << 20) // max(n, 1))
-        for i in range(0, n, rows):
-            block = a[i : i + rows]
-            if noise == "student_t":
-                assert df is not None
-                block[:] = rng.standard_t(df, size=block.shape) / math.sqrt(df / (df - 2.0))
-            else:
-                assert density is not None
-                rng.standard_normal(out=block)
-                block *= rng.random(size=block.shape) < density
-                block /= math.sqrt(density)
-    a *= math.sqrt(sigma2 / n)
-    a.flat[:: n + 1] *= math.sqrt(2.0)
+    rows = max(1, (1 << 20) // max(n, 1))
+    tmp = None if a.dtype == np.float64 else np.empty((min(rows, n), n))
+    for i in range(0, n, rows):
+        block = a[i : i + rows]
+        if tmp is None:
+            _fill(block, rng, noise, df, density)
+        else:
+            t = tmp[: block.shape[0]]
+            _fill(t, rng, noise, df, density)
+            block[:] = t
+    a *= a.dtype.type(math.sqrt(sigma2 / n))
+    a.flat[:: n + 1] *= a.dtype.type(math.sqrt(2.0))
     return a
 
 
-def h_spectrum(measure: Measure, n: int, spikes: ArrayLike = ()) -> FloatArray:
-    """``n`` eigenvalues of H: the measure's own atoms when it has exactly ``n``,
-    else its midpoint quantiles; spikes replace the largest atoms (spikes at or above
-    the mean) and the smallest (spikes below it). Returned in descending order."""
+def h_spectrum(
+    measure: Measure, n: int, spikes: ArrayLike = ()
+) -> tuple[FloatArray, NDArray[np.intp]]:
+    """``n`` eigenvalues of H in descending order, and the rank of each spike in them.
+
+    The measure's own atoms when it has exactly ``n`` equal weights, else its midpoint
+    quantiles; spikes replace the largest atoms (spikes at or above the mean) and the
+    smallest (spikes below it).
+    """
     theta = np.asarray(spikes, dtype=float).ravel()
     if theta.size > n:
         raise InvalidParameter(f"{theta.size} spikes do not fit in a matrix of size {n}",
@@ -114,17 +148,19 @@ def h_spectrum(measure: Measure, n: int, spikes: ArrayLike = ()) -> FloatArray:
     if isinstance(measure, Atoms) and measure.size == n and np.allclose(
         measure.weights, 1.0 / n, rtol=1e-12, atol=0
     ):
-        h = measure.values.copy()
+        base = np.sort(measure.values)
     else:
-        h = measure.midpoint_quantiles(n)
-    h = np.sort(h)
-    up = np.sort(theta[theta >= measure.mean])
-    down = np.sort(theta[theta < measure.mean])
-    if up.size:
-        h[n - up.size :] = up
-    if down.size:
-        h[: down.size] = down
-    return np.sort(h)[::-1].copy()
+        base = np.sort(measure.midpoint_quantiles(n))
+    up = int(np.count_nonzero(theta >= measure.mean))
+    down = theta.size - up
+    base = base[down : n - up]
+    values = np.concatenate([base, theta])
+    tags = np.concatenate([np.full(base.size, -1), np.arange(theta.size)])
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(theta.size, dtype=np.intp)
+    pos = np.flatnonzero(tags[order] >= 0)
+    ranks[tags[order][pos]] = pos
+    return values[order], ranks
 
 
 def simulate(
@@ -139,12 +175,25 @@ def simulate(
     seed: int | None = None,
     trials: int = 1,
     top: int | None = None,
+    bottom: int | None = None,
     matrix: ArrayLike | None = None,
+    eigenvectors: bool = False,
+    dtype: str = "float64",
+    spike_law: Measure | None = None,
+    spike_count: int = 0,
+    workers: int = 1,
+    compare: bool = True,
 ) -> Simulation:
     """Eigenvalues of ``H + W`` for ``trials`` independent draws of ``W``.
 
-    ``top``: only the ``top`` largest eigenvalues (LAPACK's subset solver). ``matrix``:
-    a full symmetric H used as it is (its size must be ``n``).
+    ``top``/``bottom``: only that many largest/smallest eigenvalues (LAPACK's subset
+    solver, no full spectrum). ``matrix``: a full symmetric H used as it is (its size
+    must be ``n``). ``spike_law`` with ``spike_count``: spikes at the midpoint quantiles
+    of that law (Theorem 2.1), added to ``spikes``. ``eigenvectors``: squared overlap of
+    each spike's eigenvector with its direction. ``dtype="float32"`` halves memory;
+    eigenvalues then carry about 1e-6 relative to the spectral radius. Trials use
+    independent streams spawned from ``seed`` (``SeedSequence.spawn``) and run on up to
+    ``workers`` threads; the result does not depend on ``workers``.
     """
     s2 = check_sigma2(sigma2)
     _check_noise(noise, df, density)
@@ -152,59 +201,135 @@ def simulate(
         raise InvalidParameter(f"n must be >= 1, got {n}", field="n")
     if trials < 1:
         raise InvalidParameter(f"trials must be >= 1, got {trials}", field="trials")
-    if top is not None and not 1 <= top <= n:
-        raise InvalidParameter(f"top must be in [1, n] = [1, {n}], got {top}", field="top")
-    seed = secrets.randbits(63) if seed is None else int(seed)
-    streams = np.random.SeedSequence(seed).spawn(trials)
+    for name, k in (("top", top), ("bottom", bottom)):
+        if k is not None and not 1 <= k <= n:
+            raise InvalidParameter(f"{name} must be in [1, n] = [1, {n}], got {k}", field=name)
+    if dtype not in ("float64", "float32"):
+        raise InvalidParameter(f"dtype must be float64 or float32, got {dtype!r}", field="dtype")
     theta = np.asarray(spikes, dtype=float).ravel()
+    if spike_law is not None and spike_count > 0:
+        theta = np.concatenate([theta, spike_law.midpoint_quantiles(spike_count)])
+    seed = secrets.randbits(63) if seed is None else int(seed)
     if matrix is not None:
+        if theta.size:
+            raise InvalidParameter("spikes cannot be combined with a full matrix H",
+                                   field="spikes")
         hm = np.asarray(matrix, dtype=float)
         if hm.shape != (n, n):
             raise InvalidParameter(f"matrix must be {n} x {n}, got shape {hm.shape}",
                                    field="matrix")
-        h = None
+        h, ranks = None, np.empty(0, dtype=np.intp)
     else:
-        h = h_spectrum(measure, n, theta)
-    results = []
-    buf = np.empty((n, n))
-    for ss in streams:
+        hm = None
+        h, ranks = h_spectrum(measure, n, theta)
+    want = sorted(set(ranks.tolist())) if eigenvectors else []
+    job = _Trial(n, s2, noise, df, density, np.dtype(dtype), h, hm, top, bottom, want)
+    streams = np.random.SeedSequence(seed).spawn(trials)
+    if workers > 1 and trials > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, trials)) as pool:
+            runs = list(pool.map(job, streams))
+    else:
+        runs = [job(ss) for ss in streams]
+    sim = Simulation(
+        eigenvalues=[r[0] for r in runs],
+        seed=seed,
+        h=h,
+        bottom=[r[1] for r in runs] if bottom is not None else None,
+        spikes=theta,
+    )
+    if compare:
+        sim = _compare(measure, s2, sim, ranks, [r[2] for r in runs], top is None)
+    return sim
+
+
+class _Trial:
+    """One draw of ``H + W`` and its eigenvalues (a callable for a thread pool)."""
+
+    def __init__(self, n, s2, noise, df, density, dtype, h, hm, top, bottom, want):  # type: ignore[no-untyped-def]
+        self.n, self.s2, self.noise, self.df, self.density = n, s2, noise, df, density
+        self.dtype, self.h, self.hm, self.top, self.bottom, self.want = (
+            dtype, h, hm, top, bottom, want)
+
+    def __call__(self, ss: np.random.SeedSequence) -> tuple[FloatArray, FloatArray | None,
+                                                          dict[int, float]]:
         deadline.check()
+        n = self.n
         rng = np.random.Generator(np.random.PCG64(ss))
-        a = wigner(n, s2, rng, noise=noise, df=df, density=density, out=buf)
-        if h is not None:
-            a.flat[:: n + 1] += h
+        a = wigner(n, self.s2, rng, noise=self.noise, df=self.df, density=self.density,
+                   out=np.empty((n, n), dtype=self.dtype))
+        if self.h is not None:
+            a.flat[:: n + 1] += self.h.astype(self.dtype)
         else:
-            a += np.tril(hm)
-        results.append(_eigvalsh(a, top))
-    return Simulation(results, seed, _compare(measure, s2, theta, h, results), h)
+            a += np.tril(self.hm).astype(self.dtype)
+        overlaps: dict[int, float] = {}
+        if self.want:
+            w, v = scipy.linalg.eigh(a.T, lower=False, check_finite=False)
+            w, v = w[::-1], v[:, ::-1]
+            overlaps = {r: float(v[r, r] ** 2) for r in self.want}
+            return self._cut(w), self._bottom(w), overlaps
+        if self.top is None and self.bottom is None:
+            # a.T is Fortran-ordered and its upper triangle is our lower: LAPACK works
+            # in place, no copy of the n x n buffer
+            w = scipy.linalg.eigvalsh(a.T, lower=False, overwrite_a=True, check_finite=False)
+            return w[::-1].astype(float), None, overlaps
+        top = self._subset(a, self.top, upper=True) if self.top is not None else None
+        low = self._subset(a, self.bottom, upper=False) if self.bottom is not None else None
+        return (top if top is not None else np.empty(0)), low, overlaps
+
+    def _subset(self, a: FloatArray, k: int, *, upper: bool) -> FloatArray:
+        n = self.n
+        idx = [n - k, n - 1] if upper else [0, k - 1]
+        w = scipy.linalg.eigh(a.T, lower=False, eigvals_only=True, check_finite=False,
+                              subset_by_index=idx, driver="evr")
+        return w[::-1].astype(float)
+
+    def _cut(self, w: FloatArray) -> FloatArray:
+        return w[: self.top].astype(float) if self.top is not None else w.astype(float)
+
+    def _bottom(self, w: FloatArray) -> FloatArray | None:
+        return w[-self.bottom :].astype(float) if self.bottom is not None else None
 
 
-def _eigvalsh(a: FloatArray, top: int | None) -> FloatArray:
-    n = a.shape[0]
-    if top is None or top == n:
-        ev = scipy.linalg.eigvalsh(a, lower=True, overwrite_a=True, check_finite=False)
-    else:
-        ev = scipy.linalg.eigh(a, lower=True, eigvals_only=True, overwrite_a=True,
-                               check_finite=False, subset_by_index=[n - top, n - 1],
-                               driver="evr")
-    return ev[::-1].copy()
+def histogram(values: ArrayLike, edges: ArrayLike | None = None, bins: int | str = "auto"
+              ) -> tuple[FloatArray, FloatArray]:
+    """Density-normalised histogram: ``(edges, density)``; edges given or automatic."""
+    v = np.asarray(values, dtype=float).ravel()
+    e = np.histogram_bin_edges(v, bins=bins) if edges is None else np.asarray(edges, float)
+    if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
+        raise InvalidParameter("bin edges must be increasing, at least two", field="edges")
+    counts, e = np.histogram(v, bins=e)
+    widths = np.diff(e)
+    return e, counts / (max(v.size, 1) * widths)
 
 
-def _compare(measure: Measure, s2: float, theta: FloatArray, h: FloatArray | None,
-             results: list[FloatArray]) -> list[SimulatedOutlier]:
+def _compare(measure: Measure, s2: float, sim: Simulation, ranks: NDArray[np.intp],
+             overlaps: list[dict[int, float]], full: bool) -> Simulation:
+    from rmtservice.density import kolmogorov_distance, support
     from rmtservice.outliers import outliers
 
-    if theta.size == 0:
-        return []
-    report = outliers(measure, s2, theta)
-    out = []
-    for t, o in zip(theta, report.outliers, strict=True):
-        obs = None
-        std = None
-        if h is not None:
-            rank = int(np.flatnonzero(h == t)[0]) if np.any(h == t) else None
-            if rank is not None and all(rank < r.size for r in results):
-                vals = np.array([r[rank] for r in results])
-                obs, std = float(vals.mean()), float(vals.std())
-        out.append(SimulatedOutlier(float(t), o.location, obs, std, o.overlap, None))
-    return out
+    sup = support(measure, s2)
+    theta = sim.spikes if sim.spikes is not None else np.empty(0)
+    report = outliers(measure, s2, theta, sup=sup)
+    items = []
+    for t, o, r in zip(theta, report.outliers, ranks, strict=True):
+        vals = [e[r] for e in sim.eigenvalues if r < e.size]
+        obs = float(np.mean(vals)) if len(vals) == len(sim.eigenvalues) else None
+        std = float(np.std(vals)) if obs is not None else None
+        ov = [d[int(r)] for d in overlaps if int(r) in d]
+        items.append(SimulatedOutlier(
+            spike=float(t), predicted=o.location, observed=obs,
+            difference=(obs - o.location) if obs is not None and o.location is not None
+            else None,
+            observed_std=std, overlap_predicted=o.overlap,
+            overlap_observed=float(np.mean(ov)) if ov else None,
+        ))
+    outside = None
+    ks = None
+    if full:
+        outside = [int(np.count_nonzero(~sup.locate(e)[1])) for e in sim.eigenvalues]
+        ks = [kolmogorov_distance(measure, s2, e, sup=sup) for e in sim.eigenvalues]
+    separated = sum(1 for o in report.outliers if o.separated)
+    return Simulation(sim.eigenvalues, sim.seed, items, sim.h, sim.bottom, sim.spikes,
+                      outside, separated, ks)
