@@ -122,6 +122,7 @@ def bracketed_newton(
     Iterates until the bracket or the step is at rounding level.
     """
     lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    floor = EPS * (np.abs(lo) + np.abs(hi))  # absolute tolerance for roots at 0
     x = np.clip(x0.astype(float), lo, hi)
     inc = np.broadcast_to(np.asarray(increasing), x.shape)
     act = np.arange(x.size)
@@ -134,14 +135,16 @@ def bracketed_newton(
         sgn = np.where(inc[act], val, -val)
         hi[act] = np.where(sgn > 0, xa, hi[act])
         lo[act] = np.where(sgn < 0, xa, lo[act])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = xa - val / der
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = val / der
+        tol = 4 * EPS * np.abs(xa) + floor[act]
+        # converged: a Newton step at rounding level (taken whichever side of the
+        # bracket it lands: at that size the sign of val is noise) or a tiny bracket
+        small = np.isfinite(step) & (np.abs(step) <= tol)
+        done = (val == 0) | small | (hi[act] - lo[act] <= tol)
+        xn = xa - step
         out = ~np.isfinite(xn) | (xn <= lo[act]) | (xn >= hi[act])
-        mid = 0.5 * (lo[act] + hi[act])
-        xn = np.where(out, mid, xn)
-        xn = np.where(val == 0, xa, xn)
-        tol = 2 * EPS * np.maximum(np.abs(lo[act]), np.abs(hi[act]))
-        done = (val == 0) | (np.abs(xn - xa) <= tol) | (hi[act] - lo[act] <= tol)
-        x[act] = xn
+        xn = np.where(out & ~small, 0.5 * (lo[act] + hi[act]), xn)
+        x[act] = np.where(val == 0, xa, xn)
         act = act[~done]
     return x

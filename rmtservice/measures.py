@@ -465,7 +465,11 @@ class Uniform(Measure):
         # log((b - z)/(a - z)) = log1p((b - a)/(a - z)): no cancellation far away.
         inside = (z.imag == 0) & (z.real > a) & (z.real < b)
         q = np.where(inside, 0.0, width / np.where(inside, 1.0, am))
-        f0 = _log1p(q) / width
+        # Near [a, b] (|q| >= 1/2) 1 + q = (b - z)/(a - z) cancels in _log1p (it was -inf
+        # within 1e-8 of b): there take the two logs apart (same branch for Im z >= 0).
+        near = np.abs(q) >= 0.5
+        logs = np.log(np.where(near, bm, 1.0)) - np.log(np.where(near, am, 1.0))
+        f0 = np.where(near, logs, _log1p(np.where(near, 0.0, q))) / width
         if np.any(inside):
             x = z.real[inside]
             f0[inside] = (np.log((b - x) / (x - a)) + 1j * np.pi) / width
