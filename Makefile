@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast openapi bench lint install clean
+.PHONY: serve test test-fast openapi bench bench-sim lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_density.py
+	$(PY) bench/bench_simulate.py
+
+bench-sim: $(STAMP)
+	$(PY) bench/bench_simulate.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench

@@ -1,0 +1,93 @@
+"""Benchmark: Monte Carlo spectra of H + W against plain LAPACK.
+
+Cases (each in a fresh subprocess so peak memory, ru_maxrss, is its own):
+- ``simulate n=3000``: a whole ``rmtservice.simulate`` call (H from a law, Gaussian
+  W drawn in place, eigenvalues, comparison block with Kolmogorov distance), against
+  ``scipy.linalg.eigvalsh`` on a ready symmetric matrix of the same size, measured in
+  the same process. Target: ratio <= 1.3, peak <= 2 x 8 n^2 bytes + 150 MB.
+- ``top=10 n=4000``: only the 10 largest eigenvalues (LAPACK subset solver) against the
+  full spectrum. Target: >= 3x faster.
+- ``float32 n=3000``: peak memory and the largest eigenvalue difference to float64
+  (same seed: the float32 matrix is the float64 one rounded).
+- ``trials=4 workers=1/2``: parallel trials.
+
+Run: ``make bench-sim`` or ``python bench/bench_simulate.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+CASES = ["eigvalsh", "simulate", "top", "full4000", "float32", "trials1", "trials2"]
+
+
+def child(case: str) -> dict[str, float]:
+    import resource
+
+    import numpy as np
+    import scipy.linalg
+
+    import rmtservice as rs
+
+    law = rs.MarchenkoPastur(0.5, 1.0)
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if case == "eigvalsh":
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((3000, 3000))
+        a = (a + a.T) / 2
+        t0 = time.perf_counter()
+        scipy.linalg.eigvalsh(a)
+    elif case == "simulate":
+        rs.simulate(law, 0.5, 3000, spikes=[4.0], seed=1)
+    elif case == "top":
+        rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, top=10)
+    elif case == "full4000":
+        rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, compare=False)
+    elif case == "float32":
+        a64 = rs.simulate(law, 0.5, 3000, seed=1, compare=False).eigenvalues[0]
+        t0 = time.perf_counter()
+        a32 = rs.simulate(law, 0.5, 3000, seed=1, compare=False, dtype="float32").eigenvalues[0]
+        out["err"] = float(np.max(np.abs(a64 - a32)))
+    elif case in ("trials1", "trials2"):
+        rs.simulate(law, 0.5, 1500, seed=1, trials=4, workers=int(case[-1]), compare=False)
+    out["time"] = time.perf_counter() - t0
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run(case: str) -> dict[str, float]:
+    res = subprocess.run([sys.executable, __file__, "--child", case], capture_output=True,
+                         text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    r = {c: run(c) for c in CASES}
+    base = r["eigvalsh"]["time"]
+    n2 = 8 * 3000**2 / 2**20
+    print(f"{'case':<28}{'time_s':>9}{'peak_MB':>10}{'ratio':>8}  note")
+    print(f"{'eigvalsh n=3000 (baseline)':<28}{base:>9.3f}{r['eigvalsh']['peak_mb']:>10.0f}"
+          f"{1.0:>8.2f}  ready matrix")
+    s = r["simulate"]
+    print(f"{'simulate n=3000':<28}{s['time']:>9.3f}{s['peak_mb']:>10.0f}"
+          f"{s['time'] / base:>8.2f}  target <= 1.3; peak target <= {2 * n2 + 150:.0f} MB")
+    t, f = r["top"], r["full4000"]
+    print(f"{'top=10 n=4000':<28}{t['time']:>9.3f}{t['peak_mb']:>10.0f}"
+          f"{t['time'] / f['time']:>8.2f}  vs full n=4000 {f['time']:.3f} s (target <= 0.33)")
+    g = r["float32"]
+    print(f"{'float32 n=3000':<28}{g['time']:>9.3f}{g['peak_mb']:>10.0f}{'':>8}"
+          f"  max |ev32 - ev64| = {g['err']:.2e}")
+    a, b = r["trials1"], r["trials2"]
+    print(f"{'trials=4 n=1500 workers=2':<28}{b['time']:>9.3f}{b['peak_mb']:>10.0f}"
+          f"{b['time'] / a['time']:>8.2f}  vs workers=1 {a['time']:.3f} s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2])))
+    else:
+        main()
