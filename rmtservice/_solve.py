@@ -35,6 +35,38 @@ def check_sigma2(sigma2: float) -> float:
     return s2
 
 
+#: beyond this, squares of distances overflow double precision
+MAX_ABS = 1e150
+#: spectrum extent over noise standard deviation that double precision still resolves
+MAX_SCALE_RATIO = 1e14
+
+
+def check_scale(measure: Measure, sigma2: float) -> None:
+    """Refuse problems double precision cannot represent: huge values, or a noise
+    level below the rounding of the spectrum's own numbers."""
+    lo, hi, _ = measure.components()
+    extent = max(abs(float(lo[0])), abs(float(hi[-1])))
+    if extent > MAX_ABS:
+        raise InvalidParameter(
+            f"the spectrum of H reaches {extent:.3g}; values must be at most {MAX_ABS:.0e} "
+            "in absolute value", field="measure")
+    spread = float(hi[-1] - lo[0])
+    ratio = max(spread, extent - abs(measure.mean)) / np.sqrt(sigma2)
+    if ratio > MAX_SCALE_RATIO:
+        raise InvalidParameter(
+            f"the spectrum of H spans {ratio:.3g} noise standard deviations (more than "
+            f"{MAX_SCALE_RATIO:.0e}): double precision cannot resolve the noise at that "
+            "scale; rescale H and sigma2 together", field="sigma2")
+    if sigma2 > MAX_ABS:
+        raise InvalidParameter(f"sigma2 must be at most {MAX_ABS:.0e}", field="sigma2")
+
+
+def check_points(name: str, values: np.ndarray) -> None:
+    """Evaluation points must be finite (any finite size works: no squares are formed)."""
+    if not np.all(np.isfinite(values)):
+        raise InvalidParameter(f"{name} must contain finite numbers only", field=name)
+
+
 def phi_terms(measure: Measure, sigma2: float, w: ComplexArray) -> tuple[ComplexArray, ...]:
     """``phi(w) = w - sigma2 f_nu(w)``, ``phi'(w)`` and ``f_nu(w)``, ``f_nu'(w)``."""
     d = measure.derivatives(w, 1)

@@ -23,8 +23,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice._solve import (
-    EPS,
     bracketed_newton,
+    check_points,
+    check_scale,
     check_sigma2,
     damped_newton,
     phi_terms,
@@ -134,6 +135,7 @@ def _unit_crossing(
 def support(measure: Measure, sigma2: float) -> Support:
     """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
     s2 = check_sigma2(sigma2)
+    check_scale(measure, s2)
     lo, hi, mass = measure.components()
     sigma = math.sqrt(s2)
     # outer edges: g decreases from +inf to 0 on each unbounded side; g <= 1 at distance sigma
@@ -273,8 +275,7 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
     x = np.asarray(x, dtype=float)
     shape = x.shape
     x = x.ravel()
-    if not np.all(np.isfinite(x)):
-        raise InvalidParameter("x must contain finite numbers only", field="x")
+    check_points("x", x)
     sup = sup if sup is not None else support(measure, s2)
     omega = np.empty(x.size, dtype=np.complex128)
     k, inside = sup.locate(x)
@@ -290,11 +291,9 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
     inner = inside & ~at_edge
     if np.any(inner):
         omega[inner] = _inside(measure, s2, sup, k[inner], x[inner])
-    f = (omega - x) / s2  # omega = z + sigma2 f
+    # f = f_nu(omega) (better conditioned than (omega - x)/sigma2); real off the support
     fnu = measure.derivatives(omega, 0)[0]
-    # f = f_nu(omega) holds at convergence; f_nu(omega) is the better-conditioned value
-    f = np.where(omega.imag > 0, fnu, f)
-    f = np.where(omega.imag > 0, f, fnu.real + 0j)
+    f = np.where(omega.imag > 0, fnu, fnu.real + 0j)
     dens = np.maximum(omega.imag, 0.0) / (np.pi * s2)
     return BoundaryValues(x.reshape(shape), omega.reshape(shape), f.reshape(shape),
                           dens.reshape(shape), sup)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rmtservice._solve import check_sigma2, damped_newton, phi_terms
+from rmtservice._solve import check_points, check_scale, check_sigma2, damped_newton, phi_terms
 from rmtservice.density import Support, boundary_values
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
@@ -47,8 +47,8 @@ def stieltjes(
     z = np.asarray(z, dtype=np.complex128)
     shape = z.shape
     z = z.ravel()
-    if not np.all(np.isfinite(z)):
-        raise InvalidParameter("z must contain finite numbers only", field="z")
+    check_points("z", np.abs(z))
+    check_scale(measure, s2)
     if np.any(z.imag < 0):
         raise InvalidParameter("Im z must be >= 0 (use f(conj z) = conj f(z))", field="z")
     omega = np.empty(z.size, dtype=np.complex128)
