@@ -20,6 +20,7 @@ ComplexArray = NDArray[np.complex128]
 
 EPS = float(np.finfo(float).eps)
 RESIDUAL_FACTOR = 64.0  # accepted residual, in units of eps times the problem's scale
+POLISH = 12  # extra Newton steps allowed past rounding level while still converging
 
 
 def check_sigma2(sigma2: float) -> float:
@@ -49,14 +50,18 @@ def check_scale(measure: Measure, sigma2: float) -> None:
     if extent > MAX_ABS:
         raise InvalidParameter(
             f"the spectrum of H reaches {extent:.3g}; values must be at most {MAX_ABS:.0e} "
-            "in absolute value", field="measure")
+            "in absolute value",
+            field="measure",
+        )
     spread = float(hi[-1] - lo[0])
     ratio = max(spread, extent - abs(measure.mean)) / np.sqrt(sigma2)
     if ratio > MAX_SCALE_RATIO:
         raise InvalidParameter(
             f"the spectrum of H spans {ratio:.3g} noise standard deviations (more than "
             f"{MAX_SCALE_RATIO:.0e}): double precision cannot resolve the noise at that "
-            "scale; rescale H and sigma2 together", field="sigma2")
+            "scale; rescale H and sigma2 together",
+            field="sigma2",
+        )
     if sigma2 > MAX_ABS:
         raise InvalidParameter(f"sigma2 must be at most {MAX_ABS:.0e}", field="sigma2")
 
@@ -73,8 +78,9 @@ def phi_terms(measure: Measure, sigma2: float, w: ComplexArray) -> tuple[Complex
     return w - sigma2 * d[0], 1.0 - sigma2 * d[1], d[0], d[1]
 
 
-def residual_scale(z: ComplexArray, w: ComplexArray, f: ComplexArray, fp: ComplexArray,
-                   sigma2: float) -> FloatArray:
+def residual_scale(
+    z: ComplexArray, w: ComplexArray, f: ComplexArray, fp: ComplexArray, sigma2: float
+) -> FloatArray:
     """Size of the terms in ``phi(w) - z``: rounding level is ``eps`` times this.
 
     ``sum nu/|t - w| <= sqrt(int nu/|t - w|^2)`` (Cauchy-Schwarz), and the latter is
@@ -104,10 +110,18 @@ def damped_newton(
     w = np.array(w0, dtype=np.complex128)
     p, dp, f, fp = phi_terms(measure, sigma2, w)
     alive = np.ones(w.size, dtype=bool)
+    # a point at rounding level keeps iterating (at most POLISH times) while each step
+    # still divides the residual by 2, where phi' is small: at a cusp phi(w) ~ (w - u)^3
+    # converges linearly and the first residual at rounding level is far from the answer
+    ratio = np.zeros(w.size)
+    polish = np.zeros(w.size, dtype=int)
     for _ in range(maxiter):
         deadline.check()
         rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
-        alive &= rel > RESIDUAL_FACTOR * EPS
+        small = rel <= RESIDUAL_FACTOR * EPS
+        polish += small
+        # (only where phi' is small: there the error in w is residual / |phi'|)
+        alive &= ~small | ((ratio < 0.5) & (polish <= POLISH) & (rel > 0) & (np.abs(dp) < 1e-2))
         act = np.flatnonzero(alive)
         if act.size == 0:
             break
@@ -123,10 +137,13 @@ def damped_newton(
             wn = w[act] + t * step
             pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn)
             rn = np.abs(pn - z[act])
-            ok = (wn.imag > 0) & np.isfinite(rn) & (rn < np.abs(p[act] - z[act]))
+            r0 = np.abs(p[act] - z[act])
+            ok = (wn.imag > 0) & np.isfinite(rn) & (rn < r0)
             if keep_omega:
                 ok &= (z[act].imag == 0) | (pn.imag > 0)
             acc = act[ok]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio[acc] = rn[ok] / r0[ok]
             w[acc], p[acc], dp[acc], f[acc], fp[acc] = wn[ok], pn[ok], dpn[ok], fn[ok], fpn[ok]
             # a step at rounding level that cannot improve: stop iterating that point
             tiny = ~ok & (np.abs(t * step) <= 4 * EPS * np.abs(w[act]))

@@ -17,7 +17,7 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -61,6 +61,9 @@ class Support:
     mass: FloatArray
     u_lower: FloatArray
     u_upper: FloatArray
+    #: interior zeros of the density (two components touching): x and its preimage u
+    cusp_x: FloatArray = field(default_factory=lambda: np.empty(0))
+    cusp_u: FloatArray = field(default_factory=lambda: np.empty(0))
 
     def __len__(self) -> int:
         return int(self.lower.size)
@@ -145,26 +148,28 @@ def support(measure: Measure, sigma2: float) -> Support:
     left = _unit_crossing(
         measure, s2, np.array([lo[0] - sigma]), np.array([lo[0]]), np.array([False])
     )
-    gap_left, gap_right, gap_index = _inner_gaps(measure, s2, lo, hi, mass)
+    gap_left, gap_right, gap_index, cusp_u = _inner_gaps(measure, s2, lo, hi, mass)
     u_lower = np.concatenate([left, gap_right])
     u_upper = np.concatenate([gap_left, right])
     cum = np.concatenate([[0.0], np.cumsum(mass)])
     bounds = np.concatenate([[0], gap_index + 1, [mass.size]])
     comp_mass = np.diff(cum[bounds])
     comp_mass = comp_mass / comp_mass.sum()
-    u_all = np.concatenate([u_lower, u_upper])
+    u_all = np.concatenate([u_lower, u_upper, cusp_u])
     edges = phi_terms(measure, s2, u_all.astype(np.complex128))[0].real
     k = u_lower.size
-    return Support(edges[:k], edges[k:], comp_mass, u_lower, u_upper)
+    return Support(edges[:k], edges[k : 2 * k], comp_mass, u_lower, u_upper,
+                   edges[2 * k :], cusp_u)
 
 
 def _inner_gaps(
     measure: Measure, s2: float, lo: FloatArray, hi: FloatArray, mass: FloatArray
-) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
-    """Gaps of U inside gaps of supp nu: left roots, right roots, index of the nu-gap."""
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp], FloatArray]:
+    """Gaps of U inside gaps of supp nu: left roots, right roots, index of the nu-gap;
+    and the cusps (``min g = 1`` to within ``CUSP_TOL``: the components touch)."""
+    empty = np.empty(0)
     if lo.size < 2:
-        empty = np.empty(0)
-        return empty, empty, np.empty(0, dtype=np.intp)
+        return empty, empty, np.empty(0, dtype=np.intp), empty
     c, d = hi[:-1], lo[1:]
     ml, mr = np.cbrt(mass[:-1]), np.cbrt(mass[1:])
     # g >= s2 (ml + mr)^3 / (span)^2 on the gap, span = far ends of the two neighbours:
@@ -172,15 +177,15 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore"):
         bound = s2 * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(bound < 1.0)
+    cand = np.flatnonzero(bound <= 1.0 + CUSP_TOL)  # ties may be cusps
     if cand.size == 0:
-        empty = np.empty(0)
-        return empty, empty, np.empty(0, dtype=np.intp)
+        return empty, empty, np.empty(0, dtype=np.intp), empty
     cc, dd = c[cand], d[cand]
     x0 = cc + (dd - cc) * ml[cand] / (ml[cand] + mr[cand])
     umin = _gap_minimum(measure, s2, cc, dd, x0)
     gmin = _g(measure, s2, umin, 0)[0]
     open_ = gmin < 1.0 - CUSP_TOL
+    cusps = umin[~open_ & (gmin <= 1.0 + CUSP_TOL)]
     cand, cc, dd, umin = cand[open_], cc[open_], dd[open_], umin[open_]
     n = cand.size
     both_lo = np.concatenate([cc, umin])
@@ -189,7 +194,7 @@ def _inner_gaps(
     # start where the nearest component alone would give g = 1: u = c + sqrt(s2 m)
     x0 = np.concatenate([cc + np.sqrt(s2 * mass[cand]), dd - np.sqrt(s2 * mass[cand + 1])])
     roots = _unit_crossing(measure, s2, both_lo, both_hi, dec, x0)
-    return roots[:n], roots[n:], cand
+    return roots[:n], roots[n:], cand, cusps
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,6 +290,13 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
         kk = k[at_edge]
         xe = x[at_edge]
         omega[at_edge] = np.where(xe == sup.lower[kk], sup.u_lower[kk], sup.u_upper[kk])
+    if sup.cusp_x.size:
+        # at a cusp omega is real (v = 0); nearby the density grows like |x - x_c|^(1/3)
+        j = np.searchsorted(sup.cusp_x, x)
+        jj = np.minimum(j, sup.cusp_x.size - 1)
+        at_cusp = inside & (sup.cusp_x[jj] == x)
+        omega[at_cusp] = sup.cusp_u[jj[at_cusp]]
+        at_edge = at_edge | at_cusp
     out = ~inside
     if np.any(out):
         omega[out] = _outside(measure, s2, sup, k[out], x[out])
