@@ -1,0 +1,96 @@
+"""The ASGI application: ``create_app(settings)``, and ``app = create_app()`` for uvicorn.
+
+Request path, outermost first: Starlette's error middleware, request context (request
+id, Server-Timing, metrics, access log, the 500 problem), body size limit, the
+exception handlers of :mod:`app.problems`, then the routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import rmtservice as rs
+from app import jobs, problems
+from app.compute import Compute
+from app.metrics import Metrics
+from app.middleware import BodySizeLimit, RequestContextMiddleware
+from app.openapi import build_openapi
+from app.routes import docs, limit, meta, simulation
+from app.settings import Settings
+
+__all__ = ["app", "create_app"]
+
+STATIC = Path(__file__).parent / "static"
+logger = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _configure_logging(settings: Settings) -> None:
+    """One handler on the ``app`` logger (uvicorn configures only its own loggers)."""
+    logger = logging.getLogger("app")
+    logger.setLevel(settings.log_level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    compute = app.state.compute
+    await compute.start(jobs.warm_up)
+    app.state.ready = True
+    settings = app.state.settings
+    logger.info(
+        "ready: %d %s workers, limits %s", settings.workers, settings.executor, settings.limits()
+    )
+    try:
+        yield
+    finally:
+        app.state.ready = False
+        await compute.aclose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A fresh application with its own settings, metrics and compute pool."""
+    settings = settings if settings is not None else Settings()
+    _configure_logging(settings)
+    app = FastAPI(
+        title="rmtservice",
+        version=rs.__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    metrics = Metrics(rs.__version__)
+    compute = Compute(settings, metrics)
+    metrics.gauges["rmt_compute_busy"] = ("Compute workers busy.", lambda: compute.busy)
+    metrics.gauges["rmt_compute_waiting"] = (
+        "Computations waiting for a worker.",
+        lambda: compute.waiting,
+    )
+    app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
+    app.state.ready = False
+    problems.install(app)
+    for router in (limit.router, simulation.router, meta.router, docs.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+
+    def openapi() -> dict[str, Any]:
+        return build_openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+app = create_app()

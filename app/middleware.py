@@ -1,0 +1,141 @@
+"""Pure ASGI middleware: request context (id, timing, metrics, access log) and body size.
+
+Both are plain ASGI callables, not ``BaseHTTPMiddleware``: they see every message,
+add no task per request, and can refuse a body while it streams in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.compute import RequestContext
+from app.metrics import Metrics
+from app.problems import BodyTooLarge, internal_error, problem_response
+
+__all__ = ["BodySizeLimit", "RequestContextMiddleware"]
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("app.access")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID when it is short and printable, else a fresh one."""
+    given = Headers(scope=scope).get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Request id (accepted or generated, echoed), Server-Timing, metrics, access log.
+
+    It also turns an unexpected exception into a logged 500 problem: it sits inside
+    Starlette's outermost error middleware, so the 500 still carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, access_log: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = RequestContext(request_id=_request_id(scope))
+        scope["rmt.context"] = context
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = context.request_id
+                total = (time.perf_counter() - start) * 1000
+                compute = context.compute_seconds * 1000
+                headers["Server-Timing"] = (
+                    f'compute;dur={compute:.3f};desc="numeric core", total;dur={total:.3f}'
+                )
+            await send(message)
+
+        self.metrics.started()
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error, request id %s", context.request_id)
+            if started:
+                raise
+            await internal_error(scope)(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", "<unmatched>")
+            self.metrics.finished(scope["method"], route, status, elapsed)
+            if self.access_log:
+                access_logger.info(
+                    '%s "%s %s" %d %.1fms request_id=%s',
+                    (scope.get("client") or ("-",))[0],
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    elapsed * 1000,
+                    context.request_id,
+                )
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``max_bytes`` with 413, without reading them whole.
+
+    A ``Content-Length`` over the limit is refused before any body is read; a chunked
+    (or lying) body is counted as it streams and refused as soon as it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self, size: str) -> BodyTooLarge:
+        return BodyTooLarge(f"the request body is {size}; the limit is {self.max_bytes} bytes")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            exc = self._too_large(f"{int(declared)} bytes")
+            await problem_response(scope, exc.slug, exc.detail)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self._too_large(f"more than {self.max_bytes} bytes")
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await problem_response(scope, exc.slug, exc.detail)(scope, receive, tracking_send)

@@ -1,0 +1,100 @@
+"""The OpenAPI document: problem responses, the Problem schema, and export.
+
+Problem responses are documented under ``application/problem+json`` only, with the
+:class:`~rmtservice.schemas.Problem` schema and examples; FastAPI's default 422
+(``HTTPValidationError``) is replaced by ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.examples import PROBLEMS
+from rmtservice.schemas import Problem
+
+__all__ = ["COMPUTE_PROBLEMS", "build_openapi", "problem_responses"]
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Documented problem answers for the given statuses."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description, examples = PROBLEMS[status]
+        entry: dict[str, Any] = {
+            "description": description,
+            "content": {"application/problem+json": {"schema": PROBLEM_REF, "examples": examples}},
+        }
+        if status == 503:
+            entry["headers"] = RETRY_AFTER
+        out[status] = entry
+    return out
+
+
+COMPUTE_PROBLEMS = problem_responses(400, 413, 415, 422, 503)
+
+DESCRIPTION = """\
+Spectra of large deformed Wigner matrices `M = H + W` (MATH.md): Pastur's equation,
+the exact limiting density and support, outliers, and Monte Carlo simulation.
+
+Conventions: `f_mu(z) = integral mu(dt)/(t - z)`; the noise `W` has variance `sigma2/n`
+off the diagonal and `2 sigma2/n` on it.
+
+Requests are strict JSON: `false` and `"1"` are not numbers, unknown fields are refused,
+and so are `NaN`, `Infinity` and numbers that overflow to infinity. Responses never carry
+NaN or infinity: an undefined value is `null`. Every error is `application/problem+json`
+(RFC 9457); its `type` resolves under `/problems/{slug}`. Deployment limits are listed by
+`GET /v1/info`.
+"""
+
+TAGS = [
+    {"name": "limit", "description": "The limiting spectrum of `H + W`."},
+    {"name": "outliers", "description": "Spikes of `H` and the outliers they produce."},
+    {"name": "simulation", "description": "Monte Carlo spectra of `H + W`."},
+    {"name": "operations", "description": "Health, readiness, version, limits, metrics."},
+]
+
+
+def _problems_only(responses: dict[str, Any]) -> None:
+    """FastAPI's own error entries (its default 422) become problem+json entries."""
+    for status, entry in responses.items():
+        content = entry.get("content", {})
+        if int(status) >= 400 and "application/problem+json" not in content:
+            entry["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The spec that ``/openapi.json`` serves (cached on the app)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=DESCRIPTION,
+        routes=app.routes,
+        tags=TAGS,
+        license_info={"name": "MIT"},
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            _problems_only(operation["responses"])
+    app.openapi_schema = spec
+    return spec

@@ -1,0 +1,321 @@
+"""The one place that turns exceptions into RFC 9457 ``application/problem+json``.
+
+=================================  ======  ===========================  =============
+exception                          status  ``type``                     extra
+=================================  ======  ===========================  =============
+malformed JSON, NaN/Infinity       400     /problems/malformed-json
+body over ``max_body_bytes``       413     /problems/body-too-large
+body not ``application/json``      415     /problems/unsupported-media-type
+request validation (pydantic)      422     /problems/validation-error   ``errors``
+core ``InvalidParameter``          422     /problems/invalid-parameter  ``errors``
+``LimitExceeded`` (a setting)      422     /problems/limit-exceeded     ``errors``
+core ``NoConvergence``             422     /problems/no-convergence
+core ``DeadlineExceeded``          503     /problems/deadline-exceeded  Retry-After
+compute queue full                 503     /problems/overloaded         Retry-After
+unknown path                       404     /problems/not-found
+wrong method                       405     /problems/method-not-allowed  Allow
+anything else (a bug)              500     /problems/internal-error
+=================================  ======  ===========================  =============
+
+Limits give 422, not 413: the body was read and understood, one of its values is
+over a configured limit (413 is kept for the byte size of the body).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
+
+from rmtservice.errors import (
+    DeadlineExceeded,
+    InvalidParameter,
+    LimitExceeded,
+    NoConvergence,
+    RMTError,
+)
+from rmtservice.schemas import MEASURE_KINDS, Problem, ProblemFieldError
+
+__all__ = [
+    "PROBLEM_TYPES",
+    "BodyTooLarge",
+    "HTTPProblem",
+    "MalformedJSON",
+    "NotFound",
+    "NotReady",
+    "Overloaded",
+    "ProblemResponse",
+    "UnsupportedMediaType",
+    "install",
+    "internal_error",
+    "problem_response",
+]
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+MAX_FIELD_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    status: int
+    title: str
+    description: str
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    "malformed-json": ProblemType(
+        400,
+        "Malformed JSON",
+        "The body is not valid JSON (RFC 8259). NaN and Infinity are not JSON and are refused.",
+    ),
+    "body-too-large": ProblemType(
+        413, "Request body too large", "The body is larger than the configured max_body_bytes."
+    ),
+    "unsupported-media-type": ProblemType(
+        415, "Unsupported media type", "Request bodies must be sent as application/json."
+    ),
+    "validation-error": ProblemType(
+        422,
+        "Invalid request",
+        "The JSON does not match the request schema: `errors` lists each offending field.",
+    ),
+    "invalid-parameter": ProblemType(
+        422, "Invalid parameter", "A value is outside the mathematical domain of the model."
+    ),
+    "limit-exceeded": ProblemType(
+        422, "Limit exceeded", "A size is over a limit configured for this service (/v1/info)."
+    ),
+    "no-convergence": ProblemType(
+        422,
+        "No convergence",
+        "A solver did not reach a residual at rounding level for this input.",
+    ),
+    "rmt-error": ProblemType(422, "Computation error", "The computation refused the input."),
+    "deadline-exceeded": ProblemType(
+        503,
+        "Deadline exceeded",
+        "The computation ran past the per-request deadline; retry later or ask for less.",
+    ),
+    "overloaded": ProblemType(
+        503, "Service overloaded", "Too many computations are waiting; retry later."
+    ),
+    "not-ready": ProblemType(503, "Not ready", "The service is starting or overloaded."),
+    "not-found": ProblemType(404, "Not found", "No resource at this path."),
+    "method-not-allowed": ProblemType(
+        405, "Method not allowed", "The path exists but not with this method (see Allow)."
+    ),
+    "internal-error": ProblemType(
+        500, "Internal server error", "An unexpected error; it was logged with the request id."
+    ),
+}
+
+_RMT_SLUGS: tuple[tuple[type[RMTError], str], ...] = (
+    (DeadlineExceeded, "deadline-exceeded"),
+    (LimitExceeded, "limit-exceeded"),
+    (NoConvergence, "no-convergence"),
+    (InvalidParameter, "invalid-parameter"),
+)
+#: core field names that live below the request's top level
+_CORE_FIELDS = {
+    "sigma2": "noise.sigma2",
+    "distribution": "noise.distribution",
+    "df": "noise.df",
+    "density": "noise.density",
+}
+
+
+def type_uri(slug: str) -> str:
+    """The ``type`` member: a relative URI that ``GET`` resolves to the description."""
+    return f"/problems/{slug}"
+
+
+class HTTPProblem(Exception):
+    """An HTTP-level problem raised by the web layer (not by the core)."""
+
+    slug = "internal-error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: list[ProblemFieldError] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.errors = errors
+
+
+class MalformedJSON(HTTPProblem):
+    slug = "malformed-json"
+
+
+class UnsupportedMediaType(HTTPProblem):
+    slug = "unsupported-media-type"
+
+
+class BodyTooLarge(HTTPProblem):
+    slug = "body-too-large"
+
+
+class Overloaded(HTTPProblem):
+    slug = "overloaded"
+
+
+class NotReady(HTTPProblem):
+    slug = "not-ready"
+
+
+class NotFound(HTTPProblem):
+    slug = "not-found"
+
+
+class ProblemResponse(JSONResponse):
+    """``application/problem+json``; ASCII-escaped, so any input text encodes safely."""
+
+    media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def problem_response(
+    scope: Scope,
+    slug: str,
+    detail: str,
+    *,
+    status: int | None = None,
+    title: str | None = None,
+    errors: list[ProblemFieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """Build the problem response for ``slug`` (status and title from its type)."""
+    kind = PROBLEM_TYPES.get(slug)
+    status = status or (kind.status if kind else 500)
+    context = scope.get("rmt.context")
+    problem = Problem(
+        type=type_uri(slug) if kind else "about:blank",
+        title=title or (kind.title if kind else HTTPStatus(status).phrase),
+        status=status,
+        detail=detail,
+        instance=scope.get("path", ""),
+        request_id=getattr(context, "request_id", None),
+        errors=errors,
+    )
+    body = problem.model_dump(mode="json", exclude_none=True)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def internal_error(scope: Scope) -> ProblemResponse:
+    """The 500 answer: no internals, only the request id to find the log line."""
+    return problem_response(
+        scope, "internal-error", "An unexpected error occurred; it has been logged."
+    )
+
+
+# ------------------------------------------------------------------ field paths
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``)."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and part in MEASURE_KINDS and out and out[-1] == "measure":
+            continue
+        out.append(part if isinstance(part, int) else str(part))
+    return out
+
+
+def _pointer(loc: Sequence[str | int]) -> str:
+    """JSON Pointer (RFC 6901) into the body for a ``loc`` that starts with ``body``."""
+    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def field_error(loc: Sequence[Any], message: str, kind: str) -> ProblemFieldError:
+    clean = _clean_loc(loc)
+    return ProblemFieldError(loc=clean, path=_pointer(clean), message=message, type=kind)
+
+
+def _dotted_loc(field: str) -> list[str | int]:
+    field = _CORE_FIELDS.get(field, field)
+    return ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
+
+
+def _describe(errors: list[ProblemFieldError], total: int) -> str:
+    shown = "; ".join(f"{e.path or '(body)'}: {e.message}" for e in errors[:3])
+    more = f" (and {total - 3} more)" if total > 3 else ""
+    noun = "error" if total == 1 else "errors"
+    return f"{total} validation {noun}: {shown}{more}"
+
+
+# --------------------------------------------------------------------- handlers
+
+
+def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if raw and raw[0].get("type") == "json_invalid":
+        msg = (raw[0].get("ctx") or {}).get("error", "invalid JSON")
+        return problem_response(request.scope, "malformed-json", f"malformed JSON: {msg}")
+    errors = [field_error(e.get("loc", ()), str(e.get("msg", "")), str(e.get("type"))) for e in raw]
+    return problem_response(
+        request.scope,
+        "validation-error",
+        _describe(errors, len(errors)),
+        errors=errors[:MAX_FIELD_ERRORS],
+    )
+
+
+def _rmt(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RMTError)
+    slug = next((s for cls, s in _RMT_SLUGS if isinstance(exc, cls)), exc.slug)
+    headers = {}
+    if PROBLEM_TYPES.get(slug, PROBLEM_TYPES["rmt-error"]).status == 503:
+        headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
+    errors = None
+    if exc.field is not None and slug != "deadline-exceeded":
+        errors = [field_error(_dotted_loc(exc.field), exc.message, slug)]
+    slug = slug if slug in PROBLEM_TYPES else "rmt-error"
+    return problem_response(request.scope, slug, exc.message, errors=errors, headers=headers)
+
+
+def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPProblem)
+    return problem_response(
+        request.scope, exc.slug, exc.detail, errors=exc.errors, headers=exc.headers
+    )
+
+
+def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        detail = f"no resource at {request.url.path}; see /docs for the endpoints"
+        return problem_response(request.scope, "not-found", detail, headers=headers)
+    if exc.status_code == 405:
+        allow = headers.get("Allow", "")
+        detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+        return problem_response(request.scope, "method-not-allowed", detail, headers=headers)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(request.scope, "", detail, status=exc.status_code, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers (the 500 path is in :mod:`app.middleware`)."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(RMTError, _rmt)
+    app.add_exception_handler(HTTPProblem, _http_problem)
+    app.add_exception_handler(StarletteHTTPException, _http)

@@ -1,0 +1,1 @@
+"""Thin endpoints: schema in -> core call (in a worker thread) -> schema out."""

@@ -1,0 +1,38 @@
+"""Monte Carlo spectra of ``H + W``, compared with the theory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from app import examples, jobs
+from app.body import StrictJSONRoute
+from app.compute import job
+from app.openapi import COMPUTE_PROBLEMS
+from rmtservice.schemas import SimulateRequest, SimulateResponse
+
+router = APIRouter(route_class=StrictJSONRoute)
+
+
+@router.post(
+    "/v1/simulate",
+    tags=["simulation"],
+    summary="Simulate the spectrum of H + W",
+    description=(
+        "Eigenvalues of `M = H + W` for `trials` independent draws of the Wigner noise `W` "
+        "(law `noise.distribution`, variance `sigma2/n` off the diagonal, `2 sigma2/n` on "
+        "it). `H` is diagonal with the `n` midpoint quantiles of the measure (or its own "
+        "atoms when it has exactly `n` equal ones); `spikes` replace its extreme "
+        "eigenvalues. Each trial's eigenvalues come in descending order (only the `top` "
+        "largest if asked). Each spike's predicted outlier `phi(spike)` is compared with the "
+        "eigenvalue of the same rank, averaged over trials. The same `seed` and request "
+        "give the same eigenvalues; without a seed one is drawn and returned."
+    ),
+    responses={**examples.SIMULATE_RESPONSES, **COMPUTE_PROBLEMS},
+)
+async def simulate(
+    body: Annotated[SimulateRequest, Body(openapi_examples=examples.SIMULATE_REQUESTS)],
+    run: job,
+) -> SimulateResponse:
+    return await run(jobs.simulate, body)

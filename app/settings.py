@@ -1,0 +1,70 @@
+"""Per-deployment settings, read from the environment with the ``RMT_`` prefix.
+
+Only this package reads the environment. Limits here are deployment policy (checked in
+the routes and reported by ``GET /v1/info``); the hard mathematical bounds of the
+contract live in :mod:`rmtservice.schemas`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Limits, workers and logging. ``Settings(max_atoms=64)`` overrides one value."""
+
+    model_config = SettingsConfigDict(env_prefix="RMT_", extra="forbid", frozen=True)
+
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="largest request body, in bytes (else 413)"
+    )
+    max_atoms: int = Field(
+        100_000, ge=1, description="atoms in one measure, summed over a mixture's components"
+    )
+    max_matrix_rows: int = Field(
+        500, ge=1, description="rows of a `matrix` measure (its eigenvalues are computed)"
+    )
+    max_mixture_depth: int = Field(8, ge=1, le=64, description="nesting depth of mixtures")
+    max_grid_points: int = Field(
+        10_000, ge=2, description="points of `x`, of `grid.num` and of the automatic grid"
+    )
+    max_z_points: int = Field(10_000, ge=1, description="points of `z` for /v1/stieltjes")
+    max_spikes: int = Field(1_000, ge=1, description="entries of `spikes` and of `observed`")
+    max_n: int = Field(2_000, ge=1, description="matrix size `n` for /v1/simulate")
+    max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
+    deadline_seconds: float = Field(
+        10.0, gt=0, description="compute time allowed to one request (else 503)"
+    )
+    retry_after_seconds: int = Field(
+        5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
+    )
+    workers: int = Field(2, ge=1, le=64, description="computations that run at once")
+    executor: Literal["process", "thread"] = Field(
+        "process",
+        description="run computations in worker processes (the event loop never waits for "
+        "the GIL) or in threads (no start-up cost)",
+    )
+    max_queue: int = Field(
+        64, ge=0, description="computations allowed to wait for a worker (beyond: 503)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(True, description="log one line per request, with its request id")
+
+    @property
+    def max_json_depth(self) -> int:
+        """Deepest JSON nesting a valid request can have: three levels per mixture,
+        plus the body, the measure and a matrix's rows (checked before parsing)."""
+        return 3 * self.max_mixture_depth + 6
+
+    def limits(self) -> dict[str, int | float]:
+        """The limits that ``GET /v1/info`` reports."""
+        return {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name.startswith("max_") or name in ("deadline_seconds", "workers")
+        } | {"max_json_depth": self.max_json_depth}

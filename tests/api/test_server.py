@@ -1,0 +1,145 @@
+"""Smoke test against a real uvicorn on 127.0.0.1 (worker processes, as deployed).
+
+The server is started on a free port as a subprocess and stopped in teardown; its
+worker processes exit with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POINT = {"kind": "point", "at": 0.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    env = os.environ | {"RMT_WORKERS": "2", "RMT_DEADLINE_SECONDS": "2", "RMT_EXECUTOR": "process"}
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the server did not become ready")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the session this test started
+            proc.wait(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_smoke(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        r = c.post(
+            "/v1/outliers",
+            json={"measure": POINT, "noise": {"sigma2": 1.0}, "spikes": [2.0]},
+            headers={"x-request-id": "smoke-1"},
+        )
+        assert r.status_code == 200
+        assert r.headers["x-request-id"] == "smoke-1"
+        assert "compute;dur=" in r.headers["server-timing"]
+        assert r.json()["outliers"][0]["location"] == 2.5
+        r = c.post(
+            "/v1/support", content=b'{"noise": NaN}', headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+        r = c.post(
+            "/v1/support", content=b"x" * 5_000_000, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
+        assert c.get("/docs").status_code == 200
+        assert (
+            'rmt_http_requests_total{method="POST",route="/v1/outliers",status="200"} 1'
+            in c.get("/metrics").text
+        )
+
+
+def test_chunked_body_over_the_limit_is_refused(server: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"measure": {"kind": "atoms", "values": ['
+        for _ in range(1_000):
+            yield b"0.123456789, " * 5000
+
+    with httpx.Client(base_url=server, timeout=30) as c:
+        r = c.post("/v1/support", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["type"] == "/problems/body-too-large"
+
+
+def test_deadline_gives_503_and_healthz_stays_fast(server: str) -> None:
+    heavy = {
+        "measure": {"kind": "uniform", "low": -1.0, "high": 1.0},
+        "noise": {"sigma2": 1.0},
+        "n": 800,
+        "trials": 100,
+        "seed": 1,
+    }
+    answers: list[httpx.Response] = []
+
+    def post() -> None:
+        with httpx.Client(base_url=server, timeout=60) as c:
+            answers.append(c.post("/v1/simulate", json=heavy))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    latencies = []
+    with httpx.Client(base_url=server, timeout=5) as c:
+        while any(t.is_alive() for t in threads):
+            start = time.perf_counter()
+            assert c.get("/healthz").status_code == 200
+            latencies.append(time.perf_counter() - start)
+            time.sleep(0.02)
+    for t in threads:
+        t.join()
+    for r in answers:  # 100 trials of n = 800 cannot fit in 2 s
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"]
+        assert r.json()["type"] == "/problems/deadline-exceeded"
+    assert len(latencies) >= 10
+    assert statistics.median(latencies) < 0.02, latencies
+    assert sorted(latencies)[int(0.9 * len(latencies))] < 0.05, latencies
