@@ -6,7 +6,9 @@ Private module: the public entry points are in ``subordination``, ``density`` an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +21,25 @@ FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
 EPS = float(np.finfo(float).eps)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quiet(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a public entry point with floating-point warnings off.
+
+    Infinities and zeros in intermediate sums are expected (a point next to an atom,
+    a gap narrower than the spacing of doubles) and handled explicitly: every result
+    is checked (residuals, finiteness) rather than trusted to warnings.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
 RESIDUAL_FACTOR = 64.0  # accepted residual, in units of eps times the problem's scale
 POLISH = 12  # extra Newton steps allowed past rounding level while still converging
 

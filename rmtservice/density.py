@@ -29,6 +29,7 @@ from rmtservice._solve import (
     check_sigma2,
     damped_newton,
     phi_terms,
+    quiet,
 )
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
@@ -135,6 +136,7 @@ def _unit_crossing(
     return bracketed_newton(fun, lo, hi, x0, increasing=decreasing_g)
 
 
+@quiet
 def support(measure: Measure, sigma2: float) -> Support:
     """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
     s2 = check_sigma2(sigma2)
@@ -156,7 +158,8 @@ def support(measure: Measure, sigma2: float) -> Support:
     comp_mass = np.diff(cum[bounds])
     comp_mass = comp_mass / comp_mass.sum()
     u_all = np.concatenate([u_lower, u_upper, cusp_u])
-    edges = phi_terms(measure, s2, u_all.astype(np.complex128))[0].real
+    # phi alone: phi' is infinite where u rounds onto a square-root edge of supp nu
+    edges = u_all - s2 * measure.stieltjes(u_all.astype(np.complex128)).real
     k = u_lower.size
     return Support(edges[:k], edges[k : 2 * k], comp_mass, u_lower, u_upper,
                    edges[2 * k :], cusp_u)
@@ -273,6 +276,7 @@ def _table_guess(
     return guess
 
 
+@quiet
 def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
                     *, sup: Support | None = None) -> BoundaryValues:
     """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
@@ -306,7 +310,10 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
     # f = f_nu(omega) (better conditioned than (omega - x)/sigma2); real off the support
     fnu = measure.derivatives(omega, 0)[0]
     f = np.where(omega.imag > 0, fnu, fnu.real + 0j)
-    dens = np.maximum(omega.imag, 0.0) / (np.pi * s2)
+    # rho = Im f / pi, not Im omega / (pi s2): omega ~ x is known to eps |x| absolute,
+    # which Im omega / s2 turns into an error eps |x| / s2 (2e-6 at s2 = 1e-8), while
+    # |f_nu'(omega)| <= int nu / |t - omega|^2 = 1/s2 on the support makes Im f never worse
+    dens = np.maximum(f.imag, 0.0) / np.pi
     return BoundaryValues(x.reshape(shape), omega.reshape(shape), f.reshape(shape),
                           dens.reshape(shape), sup)
 
@@ -404,6 +411,7 @@ def grid(sup: Support, num: int) -> FloatArray:
 
 
 
+@quiet
 def cdf(measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None,
         nodes: int = 257) -> FloatArray:
     """Distribution function of ``mu``: component masses to the left plus the integral
@@ -440,6 +448,7 @@ def cdf(measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = 
     return np.clip(out, 0.0, 1.0).reshape(x.shape)
 
 
+@quiet
 def kolmogorov_distance(measure: Measure, sigma2: float, sample: ArrayLike,
                         *, sup: Support | None = None) -> float:
     """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""

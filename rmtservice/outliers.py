@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rmtservice._solve import check_sigma2, phi_terms
+from rmtservice._solve import check_sigma2, phi_terms, quiet
 from rmtservice.density import Support, boundary_values, support
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
@@ -39,12 +39,14 @@ def _real_input(name: str, t: ArrayLike) -> FloatArray:
     return t
 
 
+@quiet
 def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
     t = _real_input("t", t)
     return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[0].real
 
 
+@quiet
 def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
     t = _real_input("t", t)
@@ -84,6 +86,7 @@ def _in_closure_u(sup: Support, t: FloatArray) -> NDArray[np.bool_]:
     return (k < len(sup)) & (t >= sup.u_lower[kk])
 
 
+@quiet
 def outliers(
     measure: Measure, sigma2: float, spikes: ArrayLike, *, sup: Support | None = None
 ) -> OutlierReport:
@@ -125,6 +128,7 @@ class InverseResult:
     spike: float | None
 
 
+@quiet
 def inverse(
     measure: Measure, sigma2: float, observed: ArrayLike, *, sup: Support | None = None
 ) -> list[InverseResult]:
@@ -143,6 +147,7 @@ def inverse(
     ]
 
 
+@quiet
 def pushforward_density(
     measure: Measure, sigma2: float, spike_law: Measure, y: ArrayLike,
     *, sup: Support | None = None,

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rmtservice._solve import check_points, check_scale, check_sigma2, damped_newton, phi_terms
+from rmtservice._solve import (
+    check_points,
+    check_scale,
+    check_sigma2,
+    damped_newton,
+    phi_terms,
+    quiet,
+)
 from rmtservice.density import Support, boundary_values
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
@@ -35,6 +42,7 @@ class StieltjesResult:
     omega: ComplexArray
 
 
+@quiet
 def stieltjes(
     measure: Measure, sigma2: float, z: ArrayLike, *, sup: Support | None = None
 ) -> StieltjesResult:
