@@ -144,6 +144,19 @@ SIMULATE_REQUESTS = {
         "A 4 x 4 matrix with one spike",
         {"measure": POINT, "noise": NOISE, "n": 4, "spikes": [3.0], "seed": 42},
     ),
+    "theorem_2_1": request(
+        "20 spikes from a uniform law on [3, 4]: histograms of the spectrum and the outliers",
+        {
+            "measure": {"kind": "uniform", "low": -1.0, "high": 1.0},
+            "noise": {"sigma2": 0.25},
+            "n": 400,
+            "spike_law": {"kind": "uniform", "low": 3.0, "high": 4.0},
+            "spike_count": 20,
+            "output": "histogram",
+            "bins": 8,
+            "seed": 3,
+        },
+    ),
     "heavy_tails": request(
         "Student-t noise, 3 trials, top 5 eigenvalues",
         {
@@ -159,19 +172,28 @@ SIMULATE_REQUESTS = {
 SIMULATE_RESPONSES = ok(
     (
         "spiked",
-        "Eigenvalues, the seed, and the spike's prediction phi(3) = 3.33",
+        "Eigenvalues, the seed, the spike's prediction phi(3) = 3.33 and the comparison",
         {
-            "eigenvalues": [[3.546572016530973, 0.14890795, -0.05369442, -1.43227606]],
+            "eigenvalues": [
+                [3.546572016530973, 0.1489079452426116, -0.053694419759587754, -1.4322760618699744]
+            ],
+            "bottom_eigenvalues": None,
+            "histogram": None,
+            "outlier_histogram": None,
             "seed": 42,
+            "spikes": [3.0],
             "outliers": [
                 {
                     "spike": 3.0,
                     "predicted": 3.3333333333333335,
                     "observed": 3.546572016530973,
+                    "difference": 0.2132386831976394,
                     "observed_std": 0.0,
                     "overlap_predicted": 0.8888888888888888,
+                    "overlap_observed": None,
                 }
             ],
+            "comparison": {"outside_support": [1], "separated_spikes": 1, "kolmogorov": [0.25]},
         },
     )
 )

@@ -31,11 +31,11 @@ def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> Non
         )
 
 
-def _measure(measure: MeasureModel, settings: Settings) -> None:
+def _measure(measure: MeasureModel, settings: Settings, name: str = "measure") -> None:
     depth = measure.depth
-    _at_most("measure", depth, settings.max_mixture_depth, "mixture depth", "max_mixture_depth")
-    _at_most("measure", measure.size, settings.max_atoms, "atom count", "max_atoms")
-    for path, part in measure.walk():
+    _at_most(name, depth, settings.max_mixture_depth, "mixture depth", "max_mixture_depth")
+    _at_most(name, measure.size, settings.max_atoms, "atom count", "max_atoms")
+    for path, part in measure.walk(name):
         if isinstance(part, MatrixMeasure):
             rows = len(part.entries)
             limit = settings.max_matrix_rows
@@ -63,6 +63,24 @@ def _simulation(req: BaseModel, settings: Settings) -> None:
     if isinstance(req, SimulateRequest):
         _at_most("n", req.n, settings.max_n, "matrix size", "max_n")
         _at_most("trials", req.trials, settings.max_trials, "trial count", "max_trials")
+        _at_most("spike_count", req.spike_count, settings.max_spikes, "spike count", "max_spikes")
+        if req.eigenvectors:
+            _at_most(
+                "n",
+                req.n,
+                settings.max_eigenvector_n,
+                "matrix size with eigenvectors",
+                "max_eigenvector_n",
+            )
+        grid = settings.max_grid_points
+        if req.bins is not None:
+            _at_most("bins", req.bins, grid, "bin count", "max_grid_points")
+        if req.edges is not None:
+            _at_most("edges", len(req.edges), grid, "edge count", "max_grid_points")
+    if isinstance(req, OutliersRequest) and req.grid is not None:
+        _at_most(
+            "grid.num", req.grid.num, settings.max_grid_points, "point count", "max_grid_points"
+        )
 
 
 def check(req: BaseModel, settings: Settings) -> None:
@@ -70,5 +88,8 @@ def check(req: BaseModel, settings: Settings) -> None:
     measure = getattr(req, "measure", None)
     if isinstance(measure, MeasureModel):
         _measure(measure, settings)
+    law = getattr(req, "spike_law", None)
+    if isinstance(law, MeasureModel):
+        _measure(law, settings, "spike_law")
     _points(req, settings)
     _simulation(req, settings)

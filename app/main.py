@@ -17,13 +17,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import rmtservice as rs
-from app import jobs, problems
+from app import problems
 from app.compute import Compute
 from app.metrics import Metrics
 from app.middleware import BodySizeLimit, RequestContextMiddleware
 from app.openapi import build_openapi
 from app.routes import docs, limit, meta, simulation
 from app.settings import Settings
+from rmtservice import service
 
 __all__ = ["app", "create_app"]
 
@@ -46,7 +47,7 @@ def _configure_logging(settings: Settings) -> None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     compute = app.state.compute
-    await compute.start(jobs.warm_up)
+    await compute.start(service.warm_up)
     app.state.ready = True
     settings = app.state.settings
     logger.info(

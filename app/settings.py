@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     )
     max_z_points: int = Field(10_000, ge=1, description="points of `z` for /v1/stieltjes")
     max_spikes: int = Field(1_000, ge=1, description="entries of `spikes` and of `observed`")
-    max_n: int = Field(2_000, ge=1, description="matrix size `n` for /v1/simulate")
+    max_n: int = Field(4_000, ge=1, description="matrix size `n` for /v1/simulate")
+    max_eigenvector_n: int = Field(
+        1_000, ge=1, description="matrix size `n` for /v1/simulate with `eigenvectors`"
+    )
     max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
     deadline_seconds: float = Field(
         10.0, gt=0, description="compute time allowed to one request (else 503)"

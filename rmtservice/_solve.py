@@ -40,6 +40,8 @@ def quiet(fn: Callable[_P, _R]) -> Callable[_P, _R]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
 RESIDUAL_FACTOR = 64.0  # accepted residual, in units of eps times the problem's scale
 POLISH = 12  # extra Newton steps allowed past rounding level while still converging
 

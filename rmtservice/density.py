@@ -161,8 +161,7 @@ def support(measure: Measure, sigma2: float) -> Support:
     # phi alone: phi' is infinite where u rounds onto a square-root edge of supp nu
     edges = u_all - s2 * measure.stieltjes(u_all.astype(np.complex128)).real
     k = u_lower.size
-    return Support(edges[:k], edges[k : 2 * k], comp_mass, u_lower, u_upper,
-                   edges[2 * k :], cusp_u)
+    return Support(edges[:k], edges[k : 2 * k], comp_mass, u_lower, u_upper, edges[2 * k :], cusp_u)
 
 
 def _inner_gaps(
@@ -261,8 +260,14 @@ def _table_guess(
     a, b = sup.lower[comps], sup.upper[comps]
     xn = (a[:, None] + (b - a)[:, None] * frac[None, :]).ravel()
     kn = np.repeat(comps, nodes)
-    wn, ok, _ = damped_newton(measure, s2, xn.astype(np.complex128), _inside_guess(sup, kn, xn),
-                              maxiter=80, keep_omega=False)
+    wn, ok, _ = damped_newton(
+        measure,
+        s2,
+        xn.astype(np.complex128),
+        _inside_guess(sup, kn, xn),
+        maxiter=80,
+        keep_omega=False,
+    )
     ok &= (wn.imag > 0) & (wn.real >= sup.u_lower[kn]) & (wn.real <= sup.u_upper[kn])
     xs = np.concatenate([sup.lower[comps], xn[ok], sup.upper[comps]])
     us = np.concatenate([sup.u_lower[comps], wn.real[ok], sup.u_upper[comps]])
@@ -277,8 +282,9 @@ def _table_guess(
 
 
 @quiet
-def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
-                    *, sup: Support | None = None) -> BoundaryValues:
+def boundary_values(
+    measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None
+) -> BoundaryValues:
     """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
     s2 = check_sigma2(sigma2)
     x = np.asarray(x, dtype=float)
@@ -288,8 +294,10 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
     sup = sup if sup is not None else support(measure, s2)
     omega = np.empty(x.size, dtype=np.complex128)
     k, inside = sup.locate(x)
-    at_edge = inside & ((x == sup.lower[np.minimum(k, len(sup) - 1)])
-                        | (x == sup.upper[np.minimum(k, len(sup) - 1)]))
+    at_edge = inside & (
+        (x == sup.lower[np.minimum(k, len(sup) - 1)])
+        | (x == sup.upper[np.minimum(k, len(sup) - 1)])
+    )
     if np.any(at_edge):
         kk = k[at_edge]
         xe = x[at_edge]
@@ -314,12 +322,14 @@ def boundary_values(measure: Measure, sigma2: float, x: ArrayLike,
     # which Im omega / s2 turns into an error eps |x| / s2 (2e-6 at s2 = 1e-8), while
     # |f_nu'(omega)| <= int nu / |t - omega|^2 = 1/s2 on the support makes Im f never worse
     dens = np.maximum(f.imag, 0.0) / np.pi
-    return BoundaryValues(x.reshape(shape), omega.reshape(shape), f.reshape(shape),
-                          dens.reshape(shape), sup)
+    return BoundaryValues(
+        x.reshape(shape), omega.reshape(shape), f.reshape(shape), dens.reshape(shape), sup
+    )
 
 
-def _outside(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
-             x: FloatArray) -> FloatArray:
+def _outside(
+    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+) -> FloatArray:
     """Real omega for x outside the support: the root in the matching gap of U."""
     n = len(sup)
     lo = np.where(k == 0, x, sup.u_upper[np.maximum(k - 1, 0)])
@@ -330,8 +340,9 @@ def _outside(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
     return _real_roots(measure, s2, x, lo, hi)
 
 
-def _inside(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
-            x: FloatArray) -> ComplexArray:
+def _inside(
+    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+) -> ComplexArray:
     """Complex omega (Im > 0) for x strictly inside a component."""
     w0 = _table_guess(measure, s2, sup, k, x)
     z = x.astype(np.complex128)
@@ -358,8 +369,9 @@ def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArra
     return 0.5 * (lo + hi)
 
 
-def _inside_fallback(measure: Measure, s2: float, sup: Support, k: NDArray[np.intp],
-                     x: FloatArray) -> ComplexArray:
+def _inside_fallback(
+    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+) -> ComplexArray:
     """Biane's monotone parametrisation: bisect ``psi(u) = x`` on ``[u_lower, u_upper]``,
     each ``v(u)`` by bisection, then polish with Newton. Slow, used only where Newton
     from the tabulated guess failed."""
@@ -376,8 +388,9 @@ def _inside_fallback(measure: Measure, s2: float, sup: Support, k: NDArray[np.in
             break
     u = 0.5 * (a + b)
     w0 = u + 1j * _v_of_u(measure, s2, u, vhi)
-    w, ok, rel = damped_newton(measure, s2, x.astype(np.complex128), w0, maxiter=60,
-                               keep_omega=False)
+    w, ok, rel = damped_newton(
+        measure, s2, x.astype(np.complex128), w0, maxiter=60, keep_omega=False
+    )
     bad = ~ok | (w.imag <= 0)
     if np.any(bad):
         raise NoConvergence(
@@ -409,11 +422,10 @@ def grid(sup: Support, num: int) -> FloatArray:
     return np.concatenate(parts)
 
 
-
-
 @quiet
-def cdf(measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None,
-        nodes: int = 257) -> FloatArray:
+def cdf(
+    measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 257
+) -> FloatArray:
     """Distribution function of ``mu``: component masses to the left plus the integral
     of the exact density over the component, by cubic Hermite interpolation of the
     cumulative integral in ``x = lower + (upper - lower)(1 - cos t)/2`` (the density
@@ -449,8 +461,9 @@ def cdf(measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = 
 
 
 @quiet
-def kolmogorov_distance(measure: Measure, sigma2: float, sample: ArrayLike,
-                        *, sup: Support | None = None) -> float:
+def kolmogorov_distance(
+    measure: Measure, sigma2: float, sample: ArrayLike, *, sup: Support | None = None
+) -> float:
     """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
     lam = np.sort(np.asarray(sample, dtype=float).ravel())
     n = lam.size

@@ -578,9 +578,7 @@ class MarchenkoPastur(Measure):
                 f"marchenko_pastur: ratio must be in (0, 1], got {y!r}", field="ratio"
             )
         if not s > 0:
-            raise InvalidParameter(
-                f"marchenko_pastur: scale must be > 0, got {s!r}", field="scale"
-            )
+            raise InvalidParameter(f"marchenko_pastur: scale must be > 0, got {s!r}", field="scale")
         object.__setattr__(self, "ratio", y)
         object.__setattr__(self, "scale", s)
 

@@ -149,8 +149,12 @@ def inverse(
 
 @quiet
 def pushforward_density(
-    measure: Measure, sigma2: float, spike_law: Measure, y: ArrayLike,
-    *, sup: Support | None = None,
+    measure: Measure,
+    sigma2: float,
+    spike_law: Measure,
+    y: ArrayLike,
+    *,
+    sup: Support | None = None,
 ) -> FloatArray:
     """Outlier density ``g(phi^{-1}(y)) / phi'(phi^{-1}(y))`` (Theorem 2.1) for a spike
     law with density ``g``; zero inside ``supp mu``."""

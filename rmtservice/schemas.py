@@ -24,12 +24,14 @@ __all__ = [
     "MAX_SEED",
     "MEASURE_KINDS",
     "AtomsMeasure",
+    "Comparison",
     "ComplexArray",
     "ComplexValues",
     "DensityRequest",
     "DensityResponse",
     "Grid",
     "HealthResponse",
+    "Histogram",
     "InfoResponse",
     "InverseItem",
     "InverseRequest",
@@ -41,6 +43,7 @@ __all__ = [
     "MixtureComponent",
     "MixtureMeasure",
     "Noise",
+    "OutlierDensity",
     "OutlierItem",
     "OutliersRequest",
     "OutliersResponse",
@@ -472,9 +475,18 @@ class Thresholds(_Response):
 
 
 class OutliersRequest(_LimitRequest):
-    """Which spikes (eigenvalues of H outside the bulk) produce outliers, and where."""
+    """Which spikes (eigenvalues of H outside the bulk) produce outliers, and where.
+
+    With ``spike_law`` (a law with a density ``g`` for the spikes, Theorem 2.1) the
+    response adds the outlier density ``g(phi^-1(y)) / phi'(phi^-1(y))`` on ``grid``
+    (default: 256 points over ``phi`` of the law's support, where separated).
+    """
 
     spikes: list[float]
+    spike_law: Measure | None = Field(
+        None, description="law of the spikes (must have a density): adds outlier_density"
+    )
+    grid: Grid | None = Field(None, description="where to evaluate the outlier density")
 
 
 class OutlierItem(_Response):
@@ -488,12 +500,21 @@ class OutlierItem(_Response):
     overlap: MaybeFloat
 
 
+class OutlierDensity(_Response):
+    """Density of the outliers when the spikes follow ``spike_law`` (Theorem 2.1):
+    ``g(phi^-1(y)) / phi'(phi^-1(y))`` outside the support, 0 inside."""
+
+    x: list[float]
+    density: list[float | None]
+
+
 class OutliersResponse(_Response):
     """Support, thresholds and one item per spike, in the order of ``spikes``."""
 
     support: list[SupportComponent]
     thresholds: Thresholds
     outliers: list[OutlierItem]
+    outlier_density: OutlierDensity | None = None
 
     @classmethod
     def from_core(cls, report: rs.OutlierReport) -> OutliersResponse:
@@ -542,59 +563,163 @@ class InverseResponse(_Response):
 
 
 class SimulateRequest(_LimitRequest):
-    """Monte Carlo: eigenvalues of ``H + W`` for ``trials`` draws of the noise."""
+    """Monte Carlo: eigenvalues of ``H + W`` for ``trials`` draws of the noise.
+
+    ``H`` is diagonal with the ``n`` midpoint quantiles of the measure, or its own atoms
+    when it has exactly ``n`` of equal weight, or, for a ``matrix`` measure of size
+    ``n``, that matrix as it is (its eigenvectors matter for non-Gaussian noise).
+    """
 
     n: int = Field(ge=1, description="matrix size")
     spikes: list[float] = Field(
         default_factory=list, description="eigenvalues of H that replace its extreme atoms"
     )
+    spike_law: Measure | None = Field(
+        None, description="draw spike_count spikes at the midpoint quantiles of this law"
+    )
+    spike_count: int = Field(0, ge=0, description="number of spikes from spike_law")
     seed: int | None = Field(
         None, ge=0, le=MAX_SEED, description="same seed and request, same eigenvalues"
     )
     trials: int = Field(1, ge=1, description="independent draws of W")
     top: int | None = Field(None, ge=1, description="return only the top largest eigenvalues")
+    bottom: int | None = Field(
+        None, ge=1, description="also return the bottom smallest eigenvalues"
+    )
+    eigenvectors: bool = Field(
+        False, description="observed squared overlap of each spike's eigenvector (small n)"
+    )
+    dtype: Literal["float64", "float32"] = Field(
+        "float64",
+        description="float32 halves memory; eigenvalues then carry about 1e-6 relative to "
+        "the spectral radius (the same draw as float64, rounded)",
+    )
+    output: Literal["eigenvalues", "histogram"] = Field(
+        "eigenvalues", description="histogram: pooled over trials, instead of every eigenvalue"
+    )
+    bins: int | None = Field(None, ge=1, description="histogram bins (default: automatic)")
+    edges: list[float] | None = Field(
+        None, min_length=2, description="histogram bin edges, increasing (instead of bins)"
+    )
 
     @model_validator(mode="after")
-    def _top_fits(self) -> Self:
-        if self.top is not None and self.top > self.n:
-            raise ValueError(f"top must be <= n = {self.n}, got {self.top}")
-        if len(self.spikes) > self.n:
-            raise ValueError(f"{len(self.spikes)} spikes do not fit in a matrix of size {self.n}")
+    def _sizes_fit(self) -> Self:
+        for name in ("top", "bottom"):
+            k = getattr(self, name)
+            if k is not None and k > self.n:
+                raise ValueError(f"{name} must be <= n = {self.n}, got {k}")
+        count = len(self.spikes) + (self.spike_count if self.spike_law is not None else 0)
+        if count > self.n:
+            raise ValueError(f"{count} spikes do not fit in a matrix of size {self.n}")
+        if self.spike_count and self.spike_law is None:
+            raise ValueError("spike_count needs spike_law")
+        if self.bins is not None and self.edges is not None:
+            raise ValueError("give bins or edges, not both")
+        if (self.bins is not None or self.edges is not None) and self.output != "histogram":
+            raise ValueError('bins and edges apply to output "histogram" only')
+        if self.edges is not None and any(
+            b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)
+        ):
+            raise ValueError("edges must be strictly increasing")
         return self
 
 
 class SimulatedOutlierItem(_Response):
     """A spike: its predicted outlier ``phi(spike)`` (null if not separated) and the
-    matching eigenvalue of ``H + W`` averaged over trials, with its spread."""
+    eigenvalue of ``H + W`` of the same rank (Theorem 2.2) averaged over trials, their
+    difference, and the predicted and observed squared eigenvector overlaps."""
 
     spike: float
     predicted: MaybeFloat
     observed: MaybeFloat
+    difference: MaybeFloat = None
     observed_std: MaybeFloat = None
     overlap_predicted: MaybeFloat = None
+    overlap_observed: MaybeFloat = None
+
+
+class Histogram(_Response):
+    """Bin ``edges`` and the normalised ``density`` of the values in each bin
+    (``counts / (total * width)``), with the raw ``counts``."""
+
+    edges: list[float]
+    density: list[float]
+    counts: list[int]
+    predicted: list[float | None] | None = Field(
+        None, description="the theory's density at the bin centres"
+    )
+
+
+class Comparison(_Response):
+    """The simulated spectra against the theory."""
+
+    outside_support: list[int] | None = Field(
+        description="per trial: eigenvalues outside the predicted support (full spectra only)"
+    )
+    separated_spikes: int | None = Field(description="spikes predicted to give an outlier")
+    kolmogorov: list[float | None] | None = Field(
+        description="per trial: sup |ESD - F_mu| (full spectra only)"
+    )
 
 
 class SimulateResponse(_Response):
-    """Eigenvalues (one descending list per trial), the seed used, the spike comparison."""
+    """Eigenvalues (one descending list per trial) or a histogram, the seed used, the
+    spikes used, and the comparison with the theory."""
 
     eigenvalues: list[list[float | None]]
+    bottom_eigenvalues: list[list[float | None]] | None = None
+    histogram: Histogram | None = None
+    outlier_histogram: Histogram | None = Field(
+        None,
+        description="with spike_law: the top spike_count eigenvalues against the "
+        "push-forward density of Theorem 2.1",
+    )
     seed: int
+    spikes: list[float] = Field(default_factory=list)
     outliers: list[SimulatedOutlierItem]
+    comparison: Comparison | None = None
 
     @classmethod
-    def from_core(cls, sim: rs.Simulation) -> SimulateResponse:
+    def from_core(
+        cls,
+        sim: rs.Simulation,
+        *,
+        histogram: Histogram | None = None,
+        outlier_histogram: Histogram | None = None,
+    ) -> SimulateResponse:
         items = [
             SimulatedOutlierItem(
                 spike=o.spike,
                 predicted=_maybe(o.predicted),
                 observed=_maybe(o.observed),
+                difference=_maybe(o.difference),
                 observed_std=_maybe(o.observed_std),
                 overlap_predicted=_maybe(o.overlap_predicted),
+                overlap_observed=_maybe(o.overlap_observed),
             )
             for o in sim.outliers
         ]
-        eig = [_finite_or_none(e.tolist()) for e in sim.eigenvalues]
-        return cls(eigenvalues=eig, seed=sim.seed, outliers=items)
+        eig = (
+            [] if histogram is not None else [_finite_or_none(e.tolist()) for e in sim.eigenvalues]
+        )
+        bottom = None
+        if sim.bottom is not None and histogram is None:
+            bottom = [_finite_or_none(e.tolist()) for e in sim.bottom]
+        ks = None if sim.kolmogorov is None else _finite_or_none(sim.kolmogorov)
+        return cls(
+            eigenvalues=eig,
+            bottom_eigenvalues=bottom,
+            histogram=histogram,
+            outlier_histogram=outlier_histogram,
+            seed=sim.seed,
+            spikes=[] if sim.spikes is None else sim.spikes.tolist(),
+            outliers=items,
+            comparison=Comparison(
+                outside_support=sim.outside_support,
+                separated_spikes=sim.separated_spikes,
+                kolmogorov=ks,
+            ),
+        )
 
 
 # ---------------------------------------------------------------------- operations

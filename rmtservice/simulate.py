@@ -74,14 +74,14 @@ def _check_noise(noise: str, df: float | None, density: float | None) -> None:
             field="distribution",
         )
     if noise == "student_t" and not (df is not None and math.isfinite(df) and df > 4):
-        raise InvalidParameter("student_t noise needs df > 4 (finite fourth moment)",
-                               field="df")
+        raise InvalidParameter("student_t noise needs df > 4 (finite fourth moment)", field="df")
     if noise == "sparse" and not (density is not None and 0 < density <= 1):
         raise InvalidParameter("sparse noise needs density in (0, 1]", field="density")
 
 
-def _fill(block: FloatArray, rng: np.random.Generator, noise: str, df: float | None,
-          density: float | None) -> None:
+def _fill(
+    block: FloatArray, rng: np.random.Generator, noise: str, df: float | None, density: float | None
+) -> None:
     """Fill a float64 block with i.i.d. unit-variance entries of law ``noise``."""
     if noise == "gaussian":
         rng.standard_normal(out=block)
@@ -106,8 +106,14 @@ def _fill(block: FloatArray, rng: np.random.Generator, noise: str, df: float | N
 
 
 def wigner(
-    n: int, sigma2: float, rng: np.random.Generator, *, noise: str = "gaussian",
-    df: float | None = None, density: float | None = None, out: FloatArray | None = None,
+    n: int,
+    sigma2: float,
+    rng: np.random.Generator,
+    *,
+    noise: str = "gaussian",
+    df: float | None = None,
+    density: float | None = None,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """Lower triangle of a Wigner matrix (upper triangle: unspecified) in one buffer.
 
@@ -143,10 +149,13 @@ def h_spectrum(
     """
     theta = np.asarray(spikes, dtype=float).ravel()
     if theta.size > n:
-        raise InvalidParameter(f"{theta.size} spikes do not fit in a matrix of size {n}",
-                               field="spikes")
-    if isinstance(measure, Atoms) and measure.size == n and np.allclose(
-        measure.weights, 1.0 / n, rtol=1e-12, atol=0
+        raise InvalidParameter(
+            f"{theta.size} spikes do not fit in a matrix of size {n}", field="spikes"
+        )
+    if (
+        isinstance(measure, Atoms)
+        and measure.size == n
+        and np.allclose(measure.weights, 1.0 / n, rtol=1e-12, atol=0)
     ):
         base = np.sort(measure.values)
     else:
@@ -213,12 +222,12 @@ def simulate(
     seed = secrets.randbelow(2**53) if seed is None else int(seed)
     if matrix is not None:
         if theta.size:
-            raise InvalidParameter("spikes cannot be combined with a full matrix H",
-                                   field="spikes")
+            raise InvalidParameter("spikes cannot be combined with a full matrix H", field="spikes")
         hm = np.asarray(matrix, dtype=float)
         if hm.shape != (n, n):
-            raise InvalidParameter(f"matrix must be {n} x {n}, got shape {hm.shape}",
-                                   field="matrix")
+            raise InvalidParameter(
+                f"matrix must be {n} x {n}, got shape {hm.shape}", field="matrix"
+            )
         h, ranks = None, np.empty(0, dtype=np.intp)
     else:
         hm = None
@@ -267,15 +276,29 @@ class _Trial:
     ) -> None:
         self.n, self.s2, self.noise, self.df, self.density = n, s2, noise, df, density
         self.dtype, self.h, self.hm, self.top, self.bottom, self.want = (
-            dtype, h, hm, top, bottom, want)
+            dtype,
+            h,
+            hm,
+            top,
+            bottom,
+            want,
+        )
 
-    def __call__(self, ss: np.random.SeedSequence) -> tuple[FloatArray, FloatArray | None,
-                                                          dict[int, float]]:
+    def __call__(
+        self, ss: np.random.SeedSequence
+    ) -> tuple[FloatArray, FloatArray | None, dict[int, float]]:
         deadline.check()
         n = self.n
         rng = np.random.Generator(np.random.PCG64(ss))
-        a = wigner(n, self.s2, rng, noise=self.noise, df=self.df, density=self.density,
-                   out=np.empty((n, n), dtype=self.dtype))
+        a = wigner(
+            n,
+            self.s2,
+            rng,
+            noise=self.noise,
+            df=self.df,
+            density=self.density,
+            out=np.empty((n, n), dtype=self.dtype),
+        )
         if self.h is not None:
             a.flat[:: n + 1] += self.h.astype(self.dtype)
         else:
@@ -301,8 +324,9 @@ class _Trial:
             low = self._subset(a, self.bottom, upper=False, rng=rng)
         return (top if top is not None else np.empty(0)), low, overlaps
 
-    def _subset(self, a: FloatArray, k: int, *, upper: bool, rng: np.random.Generator
-                ) -> FloatArray:
+    def _subset(
+        self, a: FloatArray, k: int, *, upper: bool, rng: np.random.Generator
+    ) -> FloatArray:
         """The ``k`` largest (or smallest) eigenvalues, without the full spectrum.
 
         Few of many: Lanczos (ARPACK) with the symmetric matrix-vector product of BLAS
@@ -324,14 +348,21 @@ class _Trial:
             op = LinearOperator((n, n), matvec=matvec, dtype=a.dtype)
             v0 = rng.standard_normal(n).astype(a.dtype)
             try:
-                w = eigsh(op, k=k, which="LA" if upper else "SA", v0=v0, tol=0,
-                          return_eigenvectors=False)
+                w = eigsh(
+                    op, k=k, which="LA" if upper else "SA", v0=v0, tol=0, return_eigenvectors=False
+                )
                 return np.sort(w.astype(float))[::-1]
             except ArpackNoConvergence:
                 pass
         idx = [n - k, n - 1] if upper else [0, k - 1]
-        w = scipy.linalg.eigh(a.T, lower=False, eigvals_only=True, check_finite=False,
-                              subset_by_index=idx, driver="evr")
+        w = scipy.linalg.eigh(
+            a.T,
+            lower=False,
+            eigvals_only=True,
+            check_finite=False,
+            subset_by_index=idx,
+            driver="evr",
+        )
         return w[::-1].astype(float)
 
     def _cut(self, w: FloatArray) -> FloatArray:
@@ -341,8 +372,9 @@ class _Trial:
         return w[-self.bottom :].astype(float) if self.bottom is not None else None
 
 
-def histogram(values: ArrayLike, edges: ArrayLike | None = None, bins: int | str = "auto"
-              ) -> tuple[FloatArray, FloatArray]:
+def histogram(
+    values: ArrayLike, edges: ArrayLike | None = None, bins: int | str = "auto"
+) -> tuple[FloatArray, FloatArray]:
     """Density-normalised histogram: ``(edges, density)``; edges given or automatic."""
     v = np.asarray(values, dtype=float).ravel()
     e = np.histogram_bin_edges(v, bins=bins) if edges is None else np.asarray(edges, float)
@@ -353,8 +385,14 @@ def histogram(values: ArrayLike, edges: ArrayLike | None = None, bins: int | str
     return e, counts / (max(v.size, 1) * widths)
 
 
-def _compare(measure: Measure, s2: float, sim: Simulation, ranks: NDArray[np.intp],
-             overlaps: list[dict[int, float]], full: bool) -> Simulation:
+def _compare(
+    measure: Measure,
+    s2: float,
+    sim: Simulation,
+    ranks: NDArray[np.intp],
+    overlaps: list[dict[int, float]],
+    full: bool,
+) -> Simulation:
     from rmtservice.density import kolmogorov_distance, support
     from rmtservice.outliers import outliers
 
@@ -367,18 +405,25 @@ def _compare(measure: Measure, s2: float, sim: Simulation, ranks: NDArray[np.int
         obs = float(np.mean(vals)) if len(vals) == len(sim.eigenvalues) else None
         std = float(np.std(vals)) if obs is not None else None
         ov = [d[int(r)] for d in overlaps if int(r) in d]
-        items.append(SimulatedOutlier(
-            spike=float(t), predicted=o.location, observed=obs,
-            difference=(obs - o.location) if obs is not None and o.location is not None
-            else None,
-            observed_std=std, overlap_predicted=o.overlap,
-            overlap_observed=float(np.mean(ov)) if ov else None,
-        ))
+        items.append(
+            SimulatedOutlier(
+                spike=float(t),
+                predicted=o.location,
+                observed=obs,
+                difference=(obs - o.location)
+                if obs is not None and o.location is not None
+                else None,
+                observed_std=std,
+                overlap_predicted=o.overlap,
+                overlap_observed=float(np.mean(ov)) if ov else None,
+            )
+        )
     outside = None
     ks = None
     if full:
         outside = [int(np.count_nonzero(~sup.locate(e)[1])) for e in sim.eigenvalues]
         ks = [kolmogorov_distance(measure, s2, e, sup=sup) for e in sim.eigenvalues]
     separated = sum(1 for o in report.outliers if o.separated)
-    return Simulation(sim.eigenvalues, sim.seed, items, sim.h, sim.bottom, sim.spikes,
-                      outside, separated, ks)
+    return Simulation(
+        sim.eigenvalues, sim.seed, items, sim.h, sim.bottom, sim.spikes, outside, separated, ks
+    )

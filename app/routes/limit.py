@@ -1,6 +1,6 @@
 """The limiting spectrum: Stieltjes transform, density, support; outliers and inverse map.
 
-Each endpoint is glue: the validated request goes to its function in :mod:`app.jobs`,
+Each endpoint is glue: the validated request goes to its function in :mod:`rmtservice.service`,
 which runs in a compute worker (:mod:`app.compute`) and returns the response model.
 """
 
@@ -10,10 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from app import examples, jobs
+from app import examples
 from app.body import StrictJSONRoute
 from app.compute import job
 from app.openapi import COMPUTE_PROBLEMS
+from rmtservice import service
 from rmtservice.schemas import (
     DensityRequest,
     DensityResponse,
@@ -46,7 +47,7 @@ async def stieltjes(
     body: Annotated[StieltjesRequest, Body(openapi_examples=examples.STIELTJES_REQUESTS)],
     run: job,
 ) -> StieltjesResponse:
-    return await run(jobs.stieltjes, body)
+    return await run(service.stieltjes, body)
 
 
 @router.post(
@@ -66,7 +67,7 @@ async def density(
     body: Annotated[DensityRequest, Body(openapi_examples=examples.DENSITY_REQUESTS)],
     run: job,
 ) -> DensityResponse:
-    return await run(jobs.density, body)
+    return await run(service.density, body)
 
 
 @router.post(
@@ -84,7 +85,7 @@ async def support(
     body: Annotated[SupportRequest, Body(openapi_examples=examples.SUPPORT_REQUESTS)],
     run: job,
 ) -> SupportResponse:
-    return await run(jobs.support, body)
+    return await run(service.support, body)
 
 
 @router.post(
@@ -104,7 +105,7 @@ async def outliers(
     body: Annotated[OutliersRequest, Body(openapi_examples=examples.OUTLIERS_REQUESTS)],
     run: job,
 ) -> OutliersResponse:
-    return await run(jobs.outliers, body)
+    return await run(service.outliers, body)
 
 
 @router.post(
@@ -122,4 +123,4 @@ async def inverse(
     body: Annotated[InverseRequest, Body(openapi_examples=examples.INVERSE_REQUESTS)],
     run: job,
 ) -> InverseResponse:
-    return await run(jobs.inverse, body)
+    return await run(service.inverse, body)

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from app import examples, jobs
+from app import examples
 from app.body import StrictJSONRoute
 from app.compute import job
 from app.openapi import COMPUTE_PROBLEMS
+from rmtservice import service
 from rmtservice.schemas import SimulateRequest, SimulateResponse
 
 router = APIRouter(route_class=StrictJSONRoute)
@@ -35,4 +36,4 @@ async def simulate(
     body: Annotated[SimulateRequest, Body(openapi_examples=examples.SIMULATE_REQUESTS)],
     run: job,
 ) -> SimulateResponse:
-    return await run(jobs.simulate, body)
+    return await run(service.simulate, body)

@@ -1,0 +1,159 @@
+"""The computations behind the endpoints: validated request in, response model out.
+
+One function per endpoint, shared by the web layer (its compute workers run these,
+in worker processes by default, importing nothing of the web stack) and by
+:class:`rmtservice.client.LocalClient`, so that local and remote answers are the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+
+import rmtservice as rs
+from rmtservice.schemas import (
+    MAX_SEED,
+    DensityRequest,
+    DensityResponse,
+    Histogram,
+    InverseRequest,
+    InverseResponse,
+    MatrixMeasure,
+    OutlierDensity,
+    OutliersRequest,
+    OutliersResponse,
+    SimulateRequest,
+    SimulateResponse,
+    StieltjesRequest,
+    StieltjesResponse,
+    SupportRequest,
+    SupportResponse,
+)
+
+__all__ = ["density", "inverse", "outliers", "simulate", "stieltjes", "support", "warm_up"]
+
+
+def stieltjes(req: StieltjesRequest) -> StieltjesResponse:
+    z = np.asarray(req.z.re) + 1j * np.asarray(req.z.im)
+    result = rs.stieltjes(req.measure.to_measure(), req.noise.sigma2, z)
+    return StieltjesResponse.from_core(result)
+
+
+def density(req: DensityRequest) -> DensityResponse:
+    measure = req.measure.to_measure()
+    sup = rs.support(measure, req.noise.sigma2)
+    if req.x is not None:
+        x = np.asarray(req.x)
+    elif req.grid is not None:
+        x = np.linspace(req.grid.start, req.grid.stop, req.grid.num)
+    else:
+        x = rs.grid(sup, req.num)
+    values = rs.boundary_values(measure, req.noise.sigma2, x, sup=sup)
+    return DensityResponse.from_core(values, measure, req.noise.sigma2)
+
+
+def support(req: SupportRequest) -> SupportResponse:
+    measure = req.measure.to_measure()
+    sup = rs.support(measure, req.noise.sigma2)
+    return SupportResponse.from_core(sup, measure, req.noise.sigma2)
+
+
+def outliers(req: OutliersRequest) -> OutliersResponse:
+    measure = req.measure.to_measure()
+    sup = rs.support(measure, req.noise.sigma2)
+    report = rs.outliers(measure, req.noise.sigma2, req.spikes, sup=sup)
+    response = OutliersResponse.from_core(report)
+    if req.spike_law is not None:
+        law = req.spike_law.to_measure("spike_law")
+        if req.grid is not None:
+            y = np.linspace(req.grid.start, req.grid.stop, req.grid.num)
+        else:
+            y = _pushforward_grid(measure, req.noise.sigma2, law)
+        dens = rs.pushforward_density(measure, req.noise.sigma2, law, y, sup=sup)
+        response.outlier_density = OutlierDensity(
+            x=y.tolist(), density=[v if np.isfinite(v) else None for v in dens.tolist()]
+        )
+    return response
+
+
+def _pushforward_grid(measure: rs.Measure, s2: float, law: rs.Measure) -> np.ndarray:
+    """256 points over phi of the spike law's support (where it separates)."""
+    lo, hi, _ = law.components()
+    theta = np.linspace(lo[0], hi[-1], 256)
+    y = rs.phi(measure, s2, theta)
+    y = y[np.isfinite(y)]
+    if y.size < 2:
+        return np.linspace(lo[0], hi[-1], 256)
+    return np.linspace(float(y.min()), float(y.max()), 256)
+
+
+def inverse(req: InverseRequest) -> InverseResponse:
+    results = rs.inverse(req.measure.to_measure(), req.noise.sigma2, req.observed)
+    return InverseResponse.from_core(results)
+
+
+def simulate(req: SimulateRequest) -> SimulateResponse:
+    noise = req.noise
+    measure = req.measure.to_measure()
+    matrix = None
+    if isinstance(req.measure, MatrixMeasure):
+        if len(req.measure.entries) != req.n:
+            raise rs.InvalidParameter(
+                f"a matrix H must be n x n = {req.n} x {req.n}, got "
+                f"{len(req.measure.entries)} rows",
+                field="measure.entries",
+            )
+        matrix = np.asarray(req.measure.entries, dtype=float)
+    law = req.spike_law.to_measure("spike_law") if req.spike_law is not None else None
+    sim = rs.simulate(
+        measure,
+        noise.sigma2,
+        req.n,
+        spikes=req.spikes,
+        noise=noise.distribution,
+        df=noise.df,
+        density=noise.density,
+        # a seed that every JSON client reads back exactly, so the draw can be replayed
+        seed=secrets.randbelow(MAX_SEED + 1) if req.seed is None else req.seed,
+        trials=req.trials,
+        top=req.top,
+        bottom=req.bottom,
+        matrix=matrix,
+        eigenvectors=req.eigenvectors,
+        dtype=req.dtype,
+        spike_law=law,
+        spike_count=req.spike_count,
+    )
+    hist = None
+    if req.output == "histogram":
+        hist = _histogram(np.concatenate(sim.eigenvalues), req.edges, req.bins)
+        if req.top is None:
+            centres = 0.5 * (np.asarray(hist.edges[1:]) + np.asarray(hist.edges[:-1]))
+            pred = rs.density(measure, noise.sigma2, centres)
+            hist.predicted = [float(v) for v in pred]
+    out_hist = None
+    if law is not None and req.spike_count > 0:
+        k = req.spike_count
+        tops = np.concatenate([e[:k] for e in sim.eigenvalues])
+        out_hist = _histogram(tops, None, max(1, min(30, int(np.sqrt(tops.size)))))
+        centres = 0.5 * (np.asarray(out_hist.edges[1:]) + np.asarray(out_hist.edges[:-1]))
+        # the outliers are k of n eigenvalues: their density relative to the k spikes
+        pred = rs.pushforward_density(measure, noise.sigma2, law, centres)
+        out_hist.predicted = [float(v) if np.isfinite(v) else None for v in pred]
+    return SimulateResponse.from_core(sim, histogram=hist, outlier_histogram=out_hist)
+
+
+def _histogram(values: np.ndarray, edges: list[float] | None, bins: int | None) -> Histogram:
+    from rmtservice.simulate import histogram
+
+    e, dens = histogram(values, edges, "auto" if bins is None else bins)
+    counts = np.histogram(values, bins=e)[0]
+    return Histogram(edges=e.tolist(), density=dens.tolist(), counts=counts.tolist())
+
+
+def warm_up(_: object = None) -> None:
+    """Import and exercise the core once, so that the first request is not the slow one."""
+    measure = rs.from_matrix([[0.0, 1.0], [1.0, 0.0]])
+    rs.density(measure, 1.0, [0.0])
+    rs.simulate(measure, 1.0, 2, spikes=[3.0], seed=0, top=1)
