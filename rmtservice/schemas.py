@@ -93,6 +93,19 @@ class _Request(BaseModel):
 class _Response(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="null")
 
+    def numpy(self, name: str) -> Any:
+        """A list field as a numpy array (``null`` as NaN; complex values as complex)."""
+        import numpy as np
+
+        value = getattr(self, name)
+        if isinstance(value, ComplexValues):
+            re = np.array([np.nan if v is None else v for v in value.re], dtype=float)
+            im = np.array([np.nan if v is None else v for v in value.im], dtype=float)
+            return re + 1j * im
+        if value and isinstance(value[0], list):
+            return np.array([[np.nan if v is None else v for v in row] for row in value])
+        return np.array([np.nan if v is None else v for v in value], dtype=float)
+
 
 # ------------------------------------------------------------------------ measures
 
