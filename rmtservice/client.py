@@ -409,15 +409,15 @@ class LocalClient:
     def close(self) -> None:
         """Nothing to release (for symmetry with :class:`Client`)."""
 
-    def _call(self, name: str, request: Any, fields: dict[str, Any]) -> Any:
+    def _call(self, name: str, request: Any, fields: dict[str, Any], **options: Any) -> Any:
         from rmtservice import deadline
 
         _, req_model, _ = _ENDPOINTS[name]
         req = _validated(req_model, request, fields)
-        fn: Callable[[Any], Any] = getattr(service, name)
+        fn: Callable[..., Any] = getattr(service, name)
         try:
             with deadline.limit(self.deadline), np.errstate(all="ignore"):
-                return fn(req)
+                return fn(req, **options)
         except RMTError as exc:
             raise _core_problem(exc) from exc
 
@@ -441,9 +441,15 @@ class LocalClient:
         """Spikes behind observed outliers."""
         return self._call("inverse", request, fields)
 
-    def simulate(self, request: Any = None, **fields: Any) -> schemas.SimulateResponse:
-        """Monte Carlo spectra of H + W."""
-        return self._call("simulate", request, fields)
+    def simulate(
+        self,
+        request: Any = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        **fields: Any,
+    ) -> schemas.SimulateResponse:
+        """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
+        return self._call("simulate", request, fields, progress=progress)
 
     def info(self) -> schemas.InfoResponse:
         """Version; no limits apply locally (reported as empty)."""

@@ -8,6 +8,7 @@ in worker processes by default, importing nothing of the web stack) and by
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import numpy as np
 
@@ -93,7 +94,9 @@ def inverse(req: InverseRequest) -> InverseResponse:
     return InverseResponse.from_core(results)
 
 
-def simulate(req: SimulateRequest) -> SimulateResponse:
+def simulate(
+    req: SimulateRequest, *, progress: Callable[[int, int], None] | None = None
+) -> SimulateResponse:
     noise = req.noise
     measure = req.measure.to_measure()
     matrix = None
@@ -124,6 +127,7 @@ def simulate(req: SimulateRequest) -> SimulateResponse:
         dtype=req.dtype,
         spike_law=law,
         spike_count=req.spike_count,
+        progress=progress,
     )
     hist = None
     if req.output == "histogram":

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -192,6 +194,7 @@ def simulate(
     spike_count: int = 0,
     workers: int = 1,
     compare: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Simulation:
     """Eigenvalues of ``H + W`` for ``trials`` independent draws of ``W``.
 
@@ -202,7 +205,8 @@ def simulate(
     each spike's eigenvector with its direction. ``dtype="float32"`` halves memory;
     eigenvalues then carry about 1e-6 relative to the spectral radius. Trials use
     independent streams spawned from ``seed`` (``SeedSequence.spawn``) and run on up to
-    ``workers`` threads; the result does not depend on ``workers``.
+    ``workers`` threads; the result does not depend on ``workers``. ``progress(done,
+    total)`` is called after each trial.
     """
     s2 = check_sigma2(sigma2)
     _check_noise(noise, df, density)
@@ -235,6 +239,16 @@ def simulate(
     want = sorted(set(ranks.tolist())) if eigenvectors else []
     job = _Trial(n, s2, noise, df, density, np.dtype(dtype), h, hm, top, bottom, want)
     streams = np.random.SeedSequence(seed).spawn(trials)
+    run: Callable[[np.random.SeedSequence], Any] = job
+    if progress is not None:
+        done = [0]
+
+        def run(ss: np.random.SeedSequence) -> Any:  # the same job, reporting each trial
+            out = job(ss)
+            done[0] += 1
+            progress(done[0], trials)
+            return out
+
     if workers > 1 and trials > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -242,9 +256,9 @@ def simulate(
 
         # one BLAS thread per trial: trials in parallel instead of threads inside LAPACK
         with threadpool_limits(1), ThreadPoolExecutor(max_workers=min(workers, trials)) as pool:
-            runs = list(pool.map(job, streams))
+            runs = list(pool.map(run, streams))
     else:
-        runs = [job(ss) for ss in streams]
+        runs = [run(ss) for ss in streams]
     sim = Simulation(
         eigenvalues=[r[0] for r in runs],
         seed=seed,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._server import uvicorn
+from tests._server import uvicorn
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,7 @@ from app.main import create_app
 from app.settings import Settings
 from rmtservice.client import AsyncClient, Client, LocalClient, ServiceError
 from rmtservice.schemas import DensityRequest, DensityResponse, SimulateResponse
-
-from ._server import free_port, uvicorn
+from tests._server import free_port, uvicorn
 
 UNIFORM = rs.Uniform(-1.0, 1.0)
 

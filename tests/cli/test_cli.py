@@ -1,0 +1,166 @@
+"""The ``rmt`` command line: tables, JSON, exit codes, local core and a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rmtservice as rs
+from rmtservice.cli import main
+from tests._server import uvicorn
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_density_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "density", "--uniform", "-1", "1", "--sigma2", "0.25", "--x", "0,0.5"
+    )
+    assert code == 0
+    expected = rs.density(rs.Uniform(-1, 1), 0.25, [0.0, 0.5])
+    assert f"{expected[0]:.10g}" in out and "support" in out
+    code, out, _ = run(
+        capsys, "density", "--uniform", "-1", "1", "--sigma2", "0.25", "--x", "0,0.5", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["density"] == pytest.approx(expected.tolist(), abs=0)
+
+
+def test_support_from_atoms_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "spectrum.txt"
+    f.write_text("-1\n1\n4\n")
+    code, out, _ = run(
+        capsys,
+        "support",
+        "--atoms-file",
+        str(f),
+        "--weights",
+        "0.499,0.499,0.002",
+        "--sigma2",
+        "0.25",
+        "--json",
+    )
+    assert code == 0
+    assert len(json.loads(out)["support"]) == 3
+
+
+def test_outliers_inverse_and_mp(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "outliers", "--point", "0", "--sigma2", "1", "--spikes", "2,0.5", "--json"
+    )
+    items = json.loads(out)["outliers"]
+    assert code == 0 and items[0]["location"] == pytest.approx(2.5)
+    code, out, _ = run(
+        capsys, "inverse", "--point", "0", "--sigma2", "1", "--observed", "2.5", "--json"
+    )
+    assert json.loads(out)["spikes"][0]["spike"] == pytest.approx(2.0)
+    code, out, _ = run(capsys, "support", "--mp", "0.5", "1", "--sigma2", "0.5", "--json")
+    sup = rs.support(rs.MarchenkoPastur(0.5, 1.0), 0.5)
+    assert json.loads(out)["support"][0]["upper"] == pytest.approx(sup.upper[0], abs=0)
+
+
+def test_simulate_with_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "--uniform",
+        "-1",
+        "1",
+        "--sigma2",
+        "0.25",
+        "--n",
+        "200",
+        "--trials",
+        "3",
+        "--spikes",
+        "3",
+        "--seed",
+        "5",
+    )
+    assert code == 0
+    assert "3/3" in err and "simulating" in err
+    assert "seed 5" in out and "Kolmogorov" in out
+    direct = rs.simulate(rs.Uniform(-1, 1), 0.25, 200, spikes=[3.0], seed=5, trials=3)
+    assert f"{direct.eigenvalues[0][0]:.6g}" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["support", "--uniform", "1", "0", "--sigma2", "1"], "low must be < high"),
+        (["support", "--sigma2", "1"], "give the law of H"),
+        (["support", "--point", "0", "--sigma2", "-1"], "greater than 0"),
+        (["support", "--point", "0", "--sigma2", "1", "--weights", "1"], "--weights goes"),
+        (["support", "--atoms-file", "/nonexistent/x", "--sigma2", "1"], "cannot read"),
+        (
+            [
+                "simulate",
+                "--point",
+                "0",
+                "--sigma2",
+                "1",
+                "--n",
+                "3",
+                "--noise",
+                "student_t",
+                "--df",
+                "3",
+            ],
+            "df",
+        ),
+    ],
+)
+def test_bad_input_exits_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err
+
+
+def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["support", "--point", "0", "--sigma2", "abc"])
+    assert info.value.code == 2
+    assert "invalid float value" in capsys.readouterr().err
+
+
+def test_installed_command_against_a_real_server() -> None:
+    with uvicorn() as base:
+        cmd = [
+            sys.executable,
+            "-m",
+            "rmtservice.cli",
+            "density",
+            "--point",
+            "0",
+            "--sigma2",
+            "1",
+            "--x",
+            "0",
+            "--json",
+            "--url",
+            base,
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["density"][0] == pytest.approx(1 / np.pi, abs=1e-15)
+        bad = subprocess.run(
+            [*cmd[:3], "density", "--point", "0", "--sigma2=-1", "--x", "0", "--url", base],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert bad.returncode == 2 and "sigma2" in bad.stderr
+    gone = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert gone.returncode == 1 and "cannot reach" in gone.stderr
