@@ -43,6 +43,7 @@ FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
 _FACT = [math.factorial(k) for k in range(8)]
+MAX_ORDER = 3  # derivatives of f_nu available (the treecode's series are built for these)
 _BINOM = np.array([[math.comb(k, i) for i in range(64)] for k in range(64)], dtype=float)
 
 
@@ -70,6 +71,8 @@ class Measure(ABC):
         Below the axis ``f(conj z) = conj f(z)``; on the axis inside ``supp nu`` the
         value is the boundary value from above.
         """
+        if not 0 <= order <= MAX_ORDER:
+            raise InvalidParameter(f"order must be in 0..{MAX_ORDER}, got {order}", field="order")
         z = np.asarray(z, dtype=np.complex128)
         lower = z.imag < 0
         # next to an atom the sums overflow to inf: a meaningful value, not a warning
@@ -111,7 +114,7 @@ class Measure(ABC):
 
     def pdf(self, x: ArrayLike) -> FloatArray:
         """Density of an absolutely continuous law (atoms have none)."""
-        raise InvalidParameter(f"a {self.kind} law has no density", field="kind")
+        raise InvalidParameter(f"the {self.kind} law has no density", field="kind")
 
     @property
     def size(self) -> int:

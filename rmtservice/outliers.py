@@ -42,14 +42,25 @@ def _real_input(name: str, t: ArrayLike) -> FloatArray:
 @quiet
 def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
-    t = _real_input("t", t)
+    t = _off_support(measure, _real_input("t", t))
     return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[0].real
+
+
+def _off_support(measure: Measure, t: FloatArray) -> FloatArray:
+    """phi and phi' are real functions off ``supp nu`` only: refuse points on it."""
+    on = _in_supp_nu(measure, t.ravel())
+    if np.any(on):
+        bad = float(t.ravel()[on][0])
+        raise InvalidParameter(
+            f"t = {bad!r} lies in the support of nu, where phi is not defined", field="t"
+        )
+    return t
 
 
 @quiet
 def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
-    t = _real_input("t", t)
+    t = _off_support(measure, _real_input("t", t))
     return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[1].real
 
 

@@ -206,7 +206,7 @@ POINT_CASES = [
         "precision cannot resolve the noise at that scale; rescale H and sigma2 together",
         "sigma2",
     ),
-    (lambda: rs.Point(0.0).pdf([0.0]), "a point law has no density", "kind"),
+    (lambda: rs.Point(0.0).pdf([0.0]), "the point law has no density", "kind"),
 ]
 
 
@@ -238,3 +238,22 @@ def test_exception_tree() -> None:
     }
     assert len(slugs) == 5
     assert np.isfinite(rs.support(rs.Point(0.0), 1.0).upper).all()  # valid input: no error
+
+
+def test_derivative_order_is_bounded() -> None:
+    with pytest.raises(rs.InvalidParameter, match=re.escape("order must be in 0..3, got 4")):
+        rs.Atoms([0.0, 1.0]).derivatives([2 + 1j], 4)
+
+
+@pytest.mark.parametrize(
+    ("measure", "t", "message"),
+    [
+        (rs.Point(0.0), 0.0, "t = 0.0 lies in the support of nu, where phi is not defined"),
+        (rs.Uniform(1.0, 3.0), 2.0, "t = 2.0 lies in the support of nu, where phi is not defined"),
+        (rs.Uniform(1.0, 3.0), 3.0, "t = 3.0 lies in the support of nu, where phi is not defined"),
+    ],
+)
+def test_phi_is_refused_on_the_support_of_nu(measure: rs.Measure, t: float, message: str) -> None:
+    for fn in (rs.phi, rs.phi_prime):
+        with pytest.raises(rs.InvalidParameter, match=re.escape(message)):
+            fn(measure, 1.0, [t])
