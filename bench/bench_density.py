@@ -118,12 +118,24 @@ def run_support_outliers(n: int) -> list[dict[str, float | str]]:
     # reference edges: the law itself (N = 10^6 quantile atoms differ by O(N^-2/3))
     del rep
     rows: list[dict[str, float | str]] = [
-        {"case": f"support N={n:>7}", "time_s": ts, "max_err": float("nan"),
-         "baseline_s": float("nan"), "baseline_err": float("nan"), "ratio": float("nan"),
-         "note": f"{len(sup)} component(s)"},
-        {"case": f"outliers N={n:>7}", "time_s": to, "max_err": float("nan"),
-         "baseline_s": float("nan"), "baseline_err": float("nan"), "ratio": float("nan"),
-         "note": "4 spikes, support reused"},
+        {
+            "case": f"support N={n:>7}",
+            "time_s": ts,
+            "max_err": float("nan"),
+            "baseline_s": float("nan"),
+            "baseline_err": float("nan"),
+            "ratio": float("nan"),
+            "note": f"{len(sup)} component(s)",
+        },
+        {
+            "case": f"outliers N={n:>7}",
+            "time_s": to,
+            "max_err": float("nan"),
+            "baseline_s": float("nan"),
+            "baseline_err": float("nan"),
+            "ratio": float("nan"),
+            "note": "4 spikes, support reused",
+        },
     ]
     return rows
 
@@ -137,11 +149,15 @@ def main() -> None:
         rows.append(run_case(n, None if n <= 10_000 else max(10, 10**9 // (n * 1000))))
         if n >= 1_000_000:
             rows.extend(run_support_outliers(n))
-    print(f"{'case':<22}{'time_s':>9}{'max_err':>11}{'baseline_s':>12}"
-          f"{'base_err':>11}{'ratio':>8}  note")
+    print(
+        f"{'case':<22}{'time_s':>9}{'max_err':>11}{'baseline_s':>12}"
+        f"{'base_err':>11}{'ratio':>8}  note"
+    )
     for r in rows:
-        print(f"{r['case']:<22}{r['time_s']:>9.3f}{r['max_err']:>11.2e}{r['baseline_s']:>12.3f}"
-              f"{r['baseline_err']:>11.2e}{r['ratio']:>8.3f}  {r['note']}")
+        print(
+            f"{r['case']:<22}{r['time_s']:>9.3f}{r['max_err']:>11.2e}{r['baseline_s']:>12.3f}"
+            f"{r['baseline_err']:>11.2e}{r['ratio']:>8.3f}  {r['note']}"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ def child(case: str) -> dict[str, float]:
 
 
 def run(case: str) -> dict[str, float]:
-    res = subprocess.run([sys.executable, __file__, "--child", case], capture_output=True,
-                         text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, __file__, "--child", case], capture_output=True, text=True, check=True
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -70,20 +71,30 @@ def main() -> None:
     base = r["eigvalsh"]["time"]
     n2 = 8 * 3000**2 / 2**20
     print(f"{'case':<28}{'time_s':>9}{'peak_MB':>10}{'ratio':>8}  note")
-    print(f"{'eigvalsh n=3000 (baseline)':<28}{base:>9.3f}{r['eigvalsh']['peak_mb']:>10.0f}"
-          f"{1.0:>8.2f}  ready matrix")
+    print(
+        f"{'eigvalsh n=3000 (baseline)':<28}{base:>9.3f}{r['eigvalsh']['peak_mb']:>10.0f}"
+        f"{1.0:>8.2f}  ready matrix"
+    )
     s = r["simulate"]
-    print(f"{'simulate n=3000':<28}{s['time']:>9.3f}{s['peak_mb']:>10.0f}"
-          f"{s['time'] / base:>8.2f}  target <= 1.3; peak target <= {2 * n2 + 150:.0f} MB")
+    print(
+        f"{'simulate n=3000':<28}{s['time']:>9.3f}{s['peak_mb']:>10.0f}"
+        f"{s['time'] / base:>8.2f}  target <= 1.3; peak target <= {2 * n2 + 150:.0f} MB"
+    )
     t, f = r["top"], r["full4000"]
-    print(f"{'top=10 n=4000':<28}{t['time']:>9.3f}{t['peak_mb']:>10.0f}"
-          f"{t['time'] / f['time']:>8.2f}  vs full n=4000 {f['time']:.3f} s (target <= 0.33)")
+    print(
+        f"{'top=10 n=4000':<28}{t['time']:>9.3f}{t['peak_mb']:>10.0f}"
+        f"{t['time'] / f['time']:>8.2f}  vs full n=4000 {f['time']:.3f} s (target <= 0.33)"
+    )
     g = r["float32"]
-    print(f"{'float32 n=3000':<28}{g['time']:>9.3f}{g['peak_mb']:>10.0f}{'':>8}"
-          f"  max |ev32 - ev64| = {g['err']:.2e}")
+    print(
+        f"{'float32 n=3000':<28}{g['time']:>9.3f}{g['peak_mb']:>10.0f}{'':>8}"
+        f"  max |ev32 - ev64| = {g['err']:.2e}"
+    )
     a, b = r["trials1"], r["trials2"]
-    print(f"{'trials=4 n=1500 workers=2':<28}{b['time']:>9.3f}{b['peak_mb']:>10.0f}"
-          f"{b['time'] / a['time']:>8.2f}  vs workers=1 {a['time']:.3f} s")
+    print(
+        f"{'trials=4 n=1500 workers=2':<28}{b['time']:>9.3f}{b['peak_mb']:>10.0f}"
+        f"{b['time'] / a['time']:>8.2f}  vs workers=1 {a['time']:.3f} s"
+    )
 
 
 if __name__ == "__main__":
