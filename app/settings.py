@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         1_000, ge=1, description="matrix size `n` for /v1/simulate with `eigenvectors`"
     )
     max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
+    trial_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="trials of one simulation run in parallel (threads, one "
+        "BLAS thread each); 1 leaves LAPACK its own threads",
+    )
     deadline_seconds: float = Field(
         10.0, gt=0, description="compute time allowed to one request (else 503)"
     )

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-CASES = ["eigvalsh", "simulate", "top", "full4000", "float32", "trials1", "trials2"]
+CASES = ["eigvalsh", "simulate", "http", "top", "full4000", "float32", "trials1", "trials2"]
 
 
 def child(case: str) -> dict[str, float]:
@@ -43,6 +43,25 @@ def child(case: str) -> dict[str, float]:
         scipy.linalg.eigvalsh(a)
     elif case == "simulate":
         rs.simulate(law, 0.5, 3000, spikes=[4.0], seed=1)
+    elif case == "http":
+        # the whole POST /v1/simulate: validation, core, comparison block, JSON of 3000 floats
+        from fastapi.testclient import TestClient
+
+        from app.main import create_app
+        from app.settings import Settings
+
+        app = create_app(Settings(executor="thread", max_n=4000, deadline_seconds=120))
+        body = {
+            "measure": {"kind": "marchenko_pastur", "ratio": 0.5, "scale": 1.0},
+            "noise": {"sigma2": 0.5},
+            "n": 3000,
+            "spikes": [4.0],
+            "seed": 1,
+        }
+        with TestClient(app) as client:
+            t0 = time.perf_counter()
+            r = client.post("/v1/simulate", json=body)
+            assert r.status_code == 200, r.text
     elif case == "top":
         rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, top=10)
     elif case == "full4000":
@@ -79,6 +98,11 @@ def main() -> None:
     print(
         f"{'simulate n=3000':<28}{s['time']:>9.3f}{s['peak_mb']:>10.0f}"
         f"{s['time'] / base:>8.2f}  target <= 1.3; peak target <= {2 * n2 + 150:.0f} MB"
+    )
+    h = r["http"]
+    print(
+        f"{'POST /v1/simulate n=3000':<28}{h['time']:>9.3f}{h['peak_mb']:>10.0f}"
+        f"{h['time'] / base:>8.2f}  whole HTTP call (ASGI, thread executor)"
     )
     t, f = r["top"], r["full4000"]
     print(

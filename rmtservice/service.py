@@ -95,7 +95,10 @@ def inverse(req: InverseRequest) -> InverseResponse:
 
 
 def simulate(
-    req: SimulateRequest, *, progress: Callable[[int, int], None] | None = None
+    req: SimulateRequest,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> SimulateResponse:
     noise = req.noise
     measure = req.measure.to_measure()
@@ -128,6 +131,7 @@ def simulate(
         spike_law=law,
         spike_count=req.spike_count,
         progress=progress,
+        workers=workers,
     )
     hist = None
     if req.output == "histogram":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from app import examples
 from app.body import StrictJSONRoute
@@ -33,7 +34,9 @@ router = APIRouter(route_class=StrictJSONRoute)
     responses={**examples.SIMULATE_RESPONSES, **COMPUTE_PROBLEMS},
 )
 async def simulate(
+    request: Request,
     body: Annotated[SimulateRequest, Body(openapi_examples=examples.SIMULATE_REQUESTS)],
     run: job,
 ) -> SimulateResponse:
-    return await run(service.simulate, body)
+    workers = request.app.state.settings.trial_workers
+    return await run(partial(service.simulate, workers=workers), body)
