@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast openapi bench bench-sim lint install clean
+.PHONY: serve test test-fast openapi clients test-clients bench bench-sim lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,30 @@ test-fast: $(STAMP)
 openapi: $(STAMP)
 	$(PY) -m app.export_openapi openapi/openapi.json
 
+# Clients generated from the committed spec (issue #5): Python (openapi-python-client) and
+# TypeScript types (openapi-typescript, versions locked in clients/ts/package-lock.json),
+# then `tsc --strict` on clients/ts/usage.ts. Needs Node >= 18 and npm.
+TS_DIR   := clients/ts
+TS_STAMP := $(TS_DIR)/node_modules/.installed
+
+$(TS_STAMP): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --prefer-offline
+	touch $(TS_STAMP)
+
+clients: $(STAMP) $(TS_STAMP)
+	rm -rf build/clients
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m openapi_python_client generate \
+		--path openapi/openapi.json --output-path build/clients/python \
+		--config scripts/openapi-python-client.yaml --overwrite --fail-on-warning
+	mkdir -p build/clients/ts
+	$(TS_DIR)/node_modules/.bin/openapi-typescript openapi/openapi.json \
+		--default-non-nullable false -o build/clients/ts/schema.d.ts
+	$(TS_DIR)/node_modules/.bin/tsc -p $(TS_DIR)/tsconfig.json --noEmit --strict
+
+# The same, plus calls through the generated Python client to a real uvicorn.
+test-clients: $(STAMP)
+	$(PY) -m pytest -q tests/contract
+
 bench: $(STAMP)
 	$(PY) bench/bench_density.py
 	$(PY) bench/bench_simulate.py
@@ -38,6 +62,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench
 	$(VENV)/bin/ruff format --check app rmtservice tests bench
 	$(VENV)/bin/mypy app rmtservice
+	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
+
+# Build the image with podman (installed if missing; root) and check a container answers.
+container-check: $(STAMP)
+	PY=$(PY) scripts/container-check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

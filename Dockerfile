@@ -1,0 +1,59 @@
+# rmtservice: the HTTP service (app.main:app) under gunicorn with uvicorn workers.
+#
+#   docker build -t rmtservice .          # dependencies from PyPI
+#   docker run --rm -p 127.0.0.1:8000:8000 rmtservice
+#
+# Build arguments:
+#   BASE_IMAGE  a Python 3.11 image with `python3 -m venv` (the official slim one by default;
+#               `make container-check` builds a Debian one with debootstrap when it cannot pull)
+#   OFFLINE     non-empty: pip installs only from the wheels in build/wheels, with no network
+#               (`make container-check` downloads them there); empty (the default): from PyPI
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+ARG OFFLINE=""
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+# The pins, and the wheels of build/wheels when it exists: next to a file that does, a
+# wildcard that matches nothing is no error (for docker and buildah alike).
+COPY pyproject.toml build/wheel[s] /wheels/
+# First the dependencies, at the versions pinned in pyproject.toml (extra `server`): this
+# layer is rebuilt only when pyproject.toml changes, not with every change of the code.
+RUN if [ -n "$OFFLINE" ]; then printf '[global]\nno-index = true\nfind-links = /wheels\n' >/etc/pip.conf; fi \
+    && python3 -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb"))["project"]; \
+print(*p["dependencies"], *p["optional-dependencies"]["server"], sep="\n")' >requirements.txt \
+    && python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY pyproject.toml README.md ./
+COPY app app
+COPY rmtservice rmtservice
+RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+
+FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title="rmtservice" \
+      org.opencontainers.image.description="Spectra of large deformed Wigner matrices H + W: REST service" \
+      org.opencontainers.image.licenses="MIT"
+RUN groupadd --gid 10001 rmt \
+    && useradd --uid 10001 --gid rmt --no-log-init --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin rmt
+# The dependencies, then the project's own wheel: a change of the code alone makes a new
+# small layer, not a new copy of the whole environment.
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /dist /tmp/dist
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --disable-pip-version-check /tmp/dist/*.whl \
+    && rm -r /tmp/dist
+# WEB_CONCURRENCY: gunicorn's number of worker processes. Each one also runs RMT_WORKERS
+# computations at once (app/settings.py); the other RMT_* variables set the limits.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    WEB_CONCURRENCY=2
+WORKDIR /tmp
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# More gunicorn options without a new image: GUNICORN_CMD_ARGS="--timeout 60 ...".
+# No control socket (gunicornc): the container runtime starts and stops the service.
+CMD ["gunicorn", "app.main:app", "--worker-class", "uvicorn_worker.UvicornWorker", \
+     "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]
