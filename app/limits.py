@@ -52,7 +52,7 @@ def _points(req: BaseModel, settings: Settings) -> None:
         elif req.grid is not None:
             _at_most("grid.num", req.grid.num, grid, "point count", "max_grid_points")
         else:
-            _at_most("num", req.num, grid, "point count", "max_grid_points")
+            _at_most("num", req.grid_points, grid, "point count", "max_grid_points")
     if isinstance(req, OutliersRequest | SimulateRequest):
         _at_most("spikes", len(req.spikes), settings.max_spikes, "spike count", "max_spikes")
     if isinstance(req, InverseRequest):

@@ -66,6 +66,9 @@ __all__ = [
     "UpperHalfPlane",
 ]
 
+#: points of /v1/density's automatic grid when ``num`` is not given
+AUTO_GRID_POINTS = 512
+
 #: the largest seed: every JSON parser (JavaScript's too) keeps it exactly
 MAX_SEED = 2**53 - 1
 
@@ -425,17 +428,25 @@ class DensityRequest(_LimitRequest):
 
     x: list[float] | None = Field(None, min_length=1, description="points to evaluate at")
     grid: Grid | None = None
-    num: int = Field(
-        512, ge=2, description="points of the automatic grid (when neither x nor grid)"
+    num: int | None = Field(
+        None,
+        ge=2,
+        description=f"points of the automatic grid (when neither x nor grid); "
+        f"default {AUTO_GRID_POINTS}",
     )
 
     @model_validator(mode="after")
     def _one_grid(self) -> Self:
         if self.x is not None and self.grid is not None:
             raise ValueError("give x or grid, not both")
-        if "num" in self.model_fields_set and (self.x is not None or self.grid is not None):
+        if self.num is not None and (self.x is not None or self.grid is not None):
             raise ValueError("num sets the automatic grid: leave it out with x or grid")
         return self
+
+    @property
+    def grid_points(self) -> int:
+        """Points of the automatic grid."""
+        return AUTO_GRID_POINTS if self.num is None else self.num
 
 
 class DensityResponse(_Response):

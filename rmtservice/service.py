@@ -49,7 +49,7 @@ def density(req: DensityRequest) -> DensityResponse:
     elif req.grid is not None:
         x = np.linspace(req.grid.start, req.grid.stop, req.grid.num)
     else:
-        x = rs.grid(sup, req.num)
+        x = rs.grid(sup, req.grid_points)
     values = rs.boundary_values(measure, req.noise.sigma2, x, sup=sup)
     return DensityResponse.from_core(values, measure, req.noise.sigma2)
 
