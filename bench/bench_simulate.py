@@ -11,6 +11,9 @@ Cases (each in a fresh subprocess so peak memory, ru_maxrss, is its own):
   (same seed: the float32 matrix is the float64 one rounded).
 - ``trials=4 workers=1/2``: parallel trials.
 
+Each case runs 3 times in its process; the table shows the best time (the machine is
+shared: the minimum is the least disturbed run).
+
 Run: ``make bench-sim`` or ``python bench/bench_simulate.py``.
 """
 
@@ -24,7 +27,8 @@ import time
 CASES = ["eigvalsh", "simulate", "http", "top", "full4000", "float32", "trials1", "trials2"]
 
 
-def child(case: str) -> dict[str, float]:
+def child(case: str, reps: int = 3) -> dict[str, float]:
+    """Time ``case`` ``reps`` times in this process; report the best time and the peak RSS."""
     import resource
 
     import numpy as np
@@ -34,23 +38,17 @@ def child(case: str) -> dict[str, float]:
 
     law = rs.MarchenkoPastur(0.5, 1.0)
     out: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if case == "eigvalsh":
-        rng = np.random.default_rng(0)
-        a = rng.standard_normal((3000, 3000))
-        a = (a + a.T) / 2
-        t0 = time.perf_counter()
-        scipy.linalg.eigvalsh(a)
-    elif case == "simulate":
-        rs.simulate(law, 0.5, 3000, spikes=[4.0], seed=1)
-    elif case == "http":
+    client = None
+    if case == "http":
         # the whole POST /v1/simulate: validation, core, comparison block, JSON of 3000 floats
         from fastapi.testclient import TestClient
 
         from app.main import create_app
         from app.settings import Settings
 
-        app = create_app(Settings(executor="thread", max_n=4000, deadline_seconds=120))
+        app = create_app(
+            Settings(executor="thread", max_n=4000, deadline_seconds=120, access_log=False)
+        )
         body = {
             "measure": {"kind": "marchenko_pastur", "ratio": 0.5, "scale": 1.0},
             "noise": {"sigma2": 0.5},
@@ -58,22 +56,38 @@ def child(case: str) -> dict[str, float]:
             "spikes": [4.0],
             "seed": 1,
         }
-        with TestClient(app) as client:
+        client = TestClient(app)
+        client.__enter__()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        if case == "eigvalsh":
+            rng = np.random.default_rng(0)
+            a = rng.standard_normal((3000, 3000))
+            a = (a + a.T) / 2
             t0 = time.perf_counter()
+            scipy.linalg.eigvalsh(a)
+        elif case == "simulate":
+            rs.simulate(law, 0.5, 3000, spikes=[4.0], seed=1)
+        elif case == "http":
+            assert client is not None
             r = client.post("/v1/simulate", json=body)
             assert r.status_code == 200, r.text
-    elif case == "top":
-        rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, top=10)
-    elif case == "full4000":
-        rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, compare=False)
-    elif case == "float32":
-        a64 = rs.simulate(law, 0.5, 3000, seed=1, compare=False).eigenvalues[0]
-        t0 = time.perf_counter()
-        a32 = rs.simulate(law, 0.5, 3000, seed=1, compare=False, dtype="float32").eigenvalues[0]
-        out["err"] = float(np.max(np.abs(a64 - a32)))
-    elif case in ("trials1", "trials2"):
-        rs.simulate(law, 0.5, 1500, seed=1, trials=4, workers=int(case[-1]), compare=False)
-    out["time"] = time.perf_counter() - t0
+        elif case == "top":
+            rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, top=10)
+        elif case == "full4000":
+            rs.simulate(law, 0.5, 4000, spikes=[4.0], seed=1, compare=False)
+        elif case == "float32":
+            a64 = rs.simulate(law, 0.5, 3000, seed=1, compare=False).eigenvalues[0]
+            t0 = time.perf_counter()
+            a32 = rs.simulate(law, 0.5, 3000, seed=1, compare=False, dtype="float32")
+            out["err"] = float(np.max(np.abs(a64 - a32.eigenvalues[0])))
+        elif case in ("trials1", "trials2"):
+            rs.simulate(law, 0.5, 1500, seed=1, trials=4, workers=int(case[-1]), compare=False)
+        best = min(best, time.perf_counter() - t0)
+    if client is not None:
+        client.__exit__(None, None, None)
+    out["time"] = best
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

@@ -424,40 +424,47 @@ def grid(sup: Support, num: int) -> FloatArray:
 
 @quiet
 def cdf(
-    measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 257
+    measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 513
 ) -> FloatArray:
-    """Distribution function of ``mu``: component masses to the left plus the integral
-    of the exact density over the component, by cubic Hermite interpolation of the
-    cumulative integral in ``x = lower + (upper - lower)(1 - cos t)/2`` (the density
-    and its square-root edges become smooth in ``t``); accurate to about 1e-8."""
-    from scipy.integrate import cumulative_simpson
-    from scipy.interpolate import CubicHermiteSpline
-
+    """Distribution function of ``mu``: masses to the left plus the integral of the
+    exact density, by cubic Hermite interpolation of the cumulative integral in
+    ``x = a + (b - a)(1 - cos t)/2`` over each piece ``[a, b]`` (components split at
+    their cusps): the square-root edges become smooth in ``t``. Each component is
+    normalised to its exact mass; accurate to about 1e-8 (1e-6 next to a cusp)."""
     s2 = check_sigma2(sigma2)
-    x = np.asarray(x, dtype=float)
+    x = np.asarray(x, dtype=float).ravel()
     sup = sup if sup is not None else support(measure, s2)
-    m = int(np.clip(20000 // len(sup), 17, nodes)) | 1
+    # pieces: components cut at their cusps, each remembering its component
+    cuts = np.sort(np.concatenate([sup.lower, sup.upper, sup.cusp_x]))
+    owner = np.searchsorted(sup.upper, 0.5 * (cuts[:-1] + cuts[1:]), side="left")
+    keep = (owner < len(sup)) & (cuts[:-1] >= sup.lower[np.minimum(owner, len(sup) - 1)])
+    a, b, owner = cuts[:-1][keep], cuts[1:][keep], owner[keep]
+    m = int(np.clip(20000 // a.size, 17, nodes)) | 1
     t = np.linspace(0.0, np.pi, m)
-    lo, hi = sup.lower[:, None], sup.upper[:, None]
-    xs = lo + (hi - lo) * 0.5 * (1.0 - np.cos(t))[None, :]
+    xs = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 - np.cos(t))[None, :]
     dens = boundary_values(measure, s2, xs.ravel(), sup=sup).density.reshape(xs.shape)
-    integrand = dens * (hi - lo) * 0.5 * np.sin(t)[None, :]
-    cum = cumulative_simpson(integrand, x=t, axis=1, initial=0.0)
-    total = cum[:, -1:]
+    integrand = dens * ((b - a) * 0.5)[:, None] * np.sin(t)[None, :]
+    cum = _cumulative(integrand, t[1] - t[0])
+    comp_total = np.bincount(owner, weights=cum[:, -1], minlength=len(sup))
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(total > 0, sup.mass[:, None] / total, 0.0)
-    cum, integrand = cum * scale, integrand * scale
-    before = np.concatenate([[0.0], np.cumsum(sup.mass)])
-    k, inside = sup.locate(x.ravel())
-    out = before[np.minimum(k, len(sup))].copy()
-    for comp in np.unique(k[inside]):
-        sel = np.flatnonzero(inside & (k == comp))
-        span = sup.upper[comp] - sup.lower[comp]
-        rel = np.clip(2.0 * (x.ravel()[sel] - sup.lower[comp]) / span, 0.0, 2.0)
+        scale = np.where(comp_total > 0, sup.mass / comp_total, 0.0)[owner]
+    cum, integrand = cum * scale[:, None], integrand * scale[:, None]
+    # mass to the left of each piece: earlier components, then earlier pieces of its own
+    piece_mass = cum[:, -1]
+    before = np.concatenate([[0.0], np.cumsum(piece_mass)])
+    out = np.searchsorted(a, x, side="right")  # pieces starting at or left of x
+    res = np.where(out > 0, before[np.minimum(out, a.size)], 0.0)
+    j = out - 1
+    inside = (j >= 0) & (x <= b[np.maximum(j, 0)])
+    for piece in np.unique(j[inside]):
+        sel = np.flatnonzero(inside & (j == piece))
+        span = b[piece] - a[piece]
+        rel = np.clip(2.0 * (x[sel] - a[piece]) / span, 0.0, 2.0)
         tq = np.arccos(1.0 - rel)
-        spline = CubicHermiteSpline(t, cum[comp], integrand[comp])
-        out[sel] = before[comp] + spline(tq)
-    return np.clip(out, 0.0, 1.0).reshape(x.shape)
+        res[sel] = before[piece] + _hermite(t, cum[piece], integrand[piece], tq)
+    past = (j >= 0) & ~inside
+    res[past] = before[np.minimum(out[past], a.size)]
+    return np.clip(res, 0.0, 1.0)
 
 
 @quiet
@@ -470,3 +477,26 @@ def kolmogorov_distance(
     f = cdf(measure, sigma2, lam, sup=sup)
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
+
+
+def _cumulative(f: FloatArray, h: float) -> FloatArray:
+    """Cumulative integrals along the last axis of samples on a uniform grid, each step
+    by the three-point rule ``h/12 (5 f_i + 8 f_{i+1} - f_{i+2})`` (fourth order)."""
+    steps = np.empty((f.shape[0], f.shape[1] - 1))
+    steps[:, :-1] = h / 12.0 * (5.0 * f[:, :-2] + 8.0 * f[:, 1:-1] - f[:, 2:])
+    steps[:, -1] = h / 12.0 * (-f[:, -3] + 8.0 * f[:, -2] + 5.0 * f[:, -1])
+    return np.concatenate([np.zeros((f.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
+
+
+def _hermite(t: FloatArray, c: FloatArray, d: FloatArray, q: FloatArray) -> FloatArray:
+    """Cubic Hermite interpolation of values ``c`` with slopes ``d`` at nodes ``t``."""
+    i = np.clip(np.searchsorted(t, q, side="right") - 1, 0, t.size - 2)
+    h = t[i + 1] - t[i]
+    s = (q - t[i]) / h
+    s2, s3 = s * s, s * s * s
+    return (
+        (2 * s3 - 3 * s2 + 1) * c[i]
+        + (s3 - 2 * s2 + s) * h * d[i]
+        + (-2 * s3 + 3 * s2) * c[i + 1]
+        + (s3 - s2) * h * d[i + 1]
+    )

@@ -94,7 +94,7 @@ def test_the_random_matrix_is_bitwise_reproducible() -> None:
     a = wigner(64, 1.0, np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0]))
     b = wigner(64, 1.0, np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0]))
     assert_array_equal(np.tril(a), np.tril(b))
-    assert a[1, 0] == 0.01764034044296195  # pinned: a change of stream is a new version
+    assert a[1, 0] == 0.003425131470137816  # pinned: a change of stream is a new version
 
 
 def test_rademacher_entries_are_plus_minus_one_scaled() -> None:
