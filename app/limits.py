@@ -16,6 +16,7 @@ from rmtservice.schemas import (
     MatrixMeasure,
     MeasureModel,
     OutliersRequest,
+    PlotRequest,
     SimulateRequest,
     StieltjesRequest,
 )
@@ -77,6 +78,17 @@ def _simulation(req: BaseModel, settings: Settings) -> None:
             _at_most("bins", req.bins, grid, "bin count", "max_grid_points")
         if req.edges is not None:
             _at_most("edges", len(req.edges), grid, "edge count", "max_grid_points")
+    if isinstance(req, PlotRequest):
+        _at_most("spikes", len(req.spikes), settings.max_spikes, "spike count", "max_spikes")
+        if req.simulate is not None:
+            _at_most("simulate.n", req.simulate.n, settings.max_n, "matrix size", "max_n")
+            _at_most(
+                "simulate.trials",
+                req.simulate.trials,
+                settings.max_trials,
+                "trial count",
+                "max_trials",
+            )
     if isinstance(req, OutliersRequest) and req.grid is not None:
         _at_most(
             "grid.num", req.grid.num, settings.max_grid_points, "point count", "max_grid_points"

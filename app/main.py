@@ -22,7 +22,7 @@ from app.compute import Compute
 from app.metrics import Metrics
 from app.middleware import BodySizeLimit, RequestContextMiddleware
 from app.openapi import build_openapi
-from app.routes import docs, limit, meta, simulation
+from app.routes import docs, limit, meta, plot, simulation
 from app.settings import Settings
 from rmtservice import service
 
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
     app.state.ready = False
     problems.install(app)
-    for router in (limit.router, simulation.router, meta.router, docs.router):
+    for router in (limit.router, simulation.router, plot.router, meta.router, docs.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

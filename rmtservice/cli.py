@@ -6,6 +6,7 @@ Examples::
     rmt support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
     rmt outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
     rmt simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
+    rmt plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
     rmt serve --port 8000
     rmt density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
@@ -134,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--df", type=float, help="student_t degrees of freedom (> 4)")
     m.add_argument("--density", type=float, help="sparse noise: fraction of non-zeros")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
+    pl = sub.add_parser("plot", help="picture of the spectrum (PNG or SVG)")
+    _add_measure(pl)
+    pl.add_argument("--spikes", type=_floats, default=[], metavar="T1,T2,...")
+    pl.add_argument("--simulate", type=int, metavar="N", help="overlay a simulation of size N")
+    pl.add_argument("--seed", type=int)
+    pl.add_argument("--trials", type=int, default=1)
+    pl.add_argument("--output", "-o", required=True, help="file to write (.png or .svg)")
     return ap
 
 
@@ -208,6 +216,17 @@ def _run(args: argparse.Namespace) -> str:
                 [(o.spike, o.separated, o.location, o.slope, o.overlap) for o in r.outliers],
             )
             text += f"\n\nthresholds: lower {r.thresholds.lower}, upper {r.thresholds.upper}"
+        elif args.command == "plot":
+            fmt = "svg" if str(args.output).lower().endswith(".svg") else "png"
+            extra: dict[str, Any] = {"spikes": args.spikes, "format": fmt}
+            if args.simulate is not None:
+                extra["simulate"] = {"n": args.simulate, "seed": args.seed, "trials": args.trials}
+            image = client.plot(**fields, **extra)
+            try:
+                Path(args.output).write_bytes(image)
+            except OSError as exc:
+                raise InputError(f"--output: cannot write {args.output}: {exc.strerror}") from exc
+            return f"wrote {args.output} ({len(image)} bytes, {fmt})"
         elif args.command == "inverse":
             r = client.inverse(**fields, observed=args.observed)
             text = _table(["observed", "spike"], [(s.observed, s.spike) for s in r.spikes])

@@ -1,7 +1,7 @@
 """Client SDK: ``Client`` and ``AsyncClient`` over httpx, and ``LocalClient`` without a server.
 
 All three have the same methods, one per endpoint: ``stieltjes``, ``density``,
-``support``, ``outliers``, ``inverse``, ``simulate``, ``info``. Keyword arguments
+``support``, ``outliers``, ``inverse``, ``simulate``, ``plot`` (bytes), ``info``. Keyword arguments
 mirror the request fields; a plain dict or the pydantic request model works too, and
 a few conveniences are accepted: core measures (``rmtservice.Uniform(-1, 1)``) or
 dicts for ``measure``, a number for ``noise`` (its ``sigma2``), ``sigma2=`` instead
@@ -48,6 +48,7 @@ _ENDPOINTS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "inverse": ("/v1/outliers/inverse", schemas.InverseRequest, schemas.InverseResponse),
     "simulate": ("/v1/simulate", schemas.SimulateRequest, schemas.SimulateResponse),
 }
+_PLOT = ("/v1/plot", schemas.PlotRequest)
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -260,6 +261,11 @@ class Client(_Base):
         """Monte Carlo spectra of H + W (``POST /v1/simulate``)."""
         return self._call("simulate", request, fields)
 
+    def plot(self, request: Any = None, **fields: Any) -> bytes:
+        """PNG or SVG bytes of the picture (``POST /v1/plot``; ``format="svg"`` for SVG)."""
+        req = _validated(_PLOT[1], request, fields)
+        return self._send("POST", _PLOT[0], _dump(req)).content
+
     def info(self) -> schemas.InfoResponse:
         """Version and limits (``GET /v1/info``)."""
         return schemas.InfoResponse.model_validate_json(self._send("GET", "/v1/info").content)
@@ -339,6 +345,11 @@ class AsyncClient(_Base):
     async def simulate(self, request: Any = None, **fields: Any) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W (``POST /v1/simulate``)."""
         return await self._call("simulate", request, fields)
+
+    async def plot(self, request: Any = None, **fields: Any) -> bytes:
+        """PNG or SVG bytes of the picture (``POST /v1/plot``; ``format="svg"`` for SVG)."""
+        req = _validated(_PLOT[1], request, fields)
+        return (await self._send("POST", _PLOT[0], _dump(req))).content
 
     async def info(self) -> schemas.InfoResponse:
         """Version and limits (``GET /v1/info``)."""
@@ -450,6 +461,17 @@ class LocalClient:
     ) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
         return self._call("simulate", request, fields, progress=progress)
+
+    def plot(self, request: Any = None, **fields: Any) -> bytes:
+        """PNG or SVG bytes of the picture, drawn here (matplotlib)."""
+        from rmtservice import deadline
+
+        req = _validated(_PLOT[1], request, fields)
+        try:
+            with deadline.limit(self.deadline), np.errstate(all="ignore"):
+                return service.plot(req)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
 
     def info(self) -> schemas.InfoResponse:
         """Version; no limits apply locally (reported as empty)."""

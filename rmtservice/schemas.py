@@ -47,6 +47,8 @@ __all__ = [
     "OutlierItem",
     "OutliersRequest",
     "OutliersResponse",
+    "PlotRequest",
+    "PlotSimulation",
     "PointMeasure",
     "Problem",
     "ProblemFieldError",
@@ -744,6 +746,34 @@ class SimulateResponse(_Response):
                 kolmogorov=ks,
             ),
         )
+
+
+class PlotSimulation(_Request):
+    """Overlay a histogram of simulated eigenvalues (the request's noise law)."""
+
+    n: int = Field(ge=2, description="matrix size")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    trials: int = Field(1, ge=1)
+
+
+class PlotRequest(_LimitRequest):
+    """A picture: the limit's density, support, thresholds, predicted outliers and,
+    with ``simulate``, a histogram of a simulated spectrum with its outliers."""
+
+    spikes: list[float] = Field(default_factory=list)
+    simulate: PlotSimulation | None = None
+    format: Literal["png", "svg"] | None = Field(
+        None, description="png or svg; when absent, chosen from the Accept header (png)"
+    )
+    title: str | None = Field(None, max_length=200, description="instead of the law and sigma2")
+
+    @model_validator(mode="after")
+    def _spikes_fit(self) -> Self:
+        if self.simulate is not None and len(self.spikes) > self.simulate.n:
+            raise ValueError(
+                f"{len(self.spikes)} spikes do not fit in a matrix of size {self.simulate.n}"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------- operations

@@ -24,6 +24,7 @@ from rmtservice.schemas import (
     OutlierDensity,
     OutliersRequest,
     OutliersResponse,
+    PlotRequest,
     SimulateRequest,
     SimulateResponse,
     StieltjesRequest,
@@ -32,7 +33,16 @@ from rmtservice.schemas import (
     SupportResponse,
 )
 
-__all__ = ["density", "inverse", "outliers", "simulate", "stieltjes", "support", "warm_up"]
+__all__ = [
+    "density",
+    "inverse",
+    "outliers",
+    "plot",
+    "simulate",
+    "stieltjes",
+    "support",
+    "warm_up",
+]
 
 
 def stieltjes(req: StieltjesRequest) -> StieltjesResponse:
@@ -158,6 +168,36 @@ def _histogram(values: np.ndarray, edges: list[float] | None, bins: int | None) 
     e, dens = histogram(values, edges, "auto" if bins is None else bins)
     counts = np.histogram(values, bins=e)[0]
     return Histogram(edges=e.tolist(), density=dens.tolist(), counts=counts.tolist())
+
+
+def plot(req: PlotRequest, fmt: str = "png") -> bytes:
+    """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
+    from rmtservice.plot import render
+
+    measure = req.measure.to_measure()
+    noise = req.noise
+    sim = None
+    if req.simulate is not None:
+        sim = rs.simulate(
+            measure,
+            noise.sigma2,
+            req.simulate.n,
+            spikes=req.spikes,
+            noise=noise.distribution,
+            df=noise.df,
+            density=noise.density,
+            seed=0 if req.simulate.seed is None else req.simulate.seed,
+            trials=req.simulate.trials,
+            compare=True,
+        )
+    return render(
+        measure,
+        noise.sigma2,
+        spikes=req.spikes,
+        simulation=sim,
+        fmt=req.format or fmt,
+        title=req.title,
+    )
 
 
 def warm_up(_: object = None) -> None:

@@ -352,7 +352,8 @@ class _Trial:
         on the lower triangle, O(n^2) per step instead of LAPACK's O(n^3) tridiagonal
         reduction, started from a vector of the trial's own stream. ``tol=1e-8`` bounds
         the Ritz residuals; eigenvalue errors are quadratic in them (~1e-14 here, checked
-        against LAPACK in the tests). Otherwise, or if ARPACK does not converge, LAPACK's subset solver.
+        against LAPACK in the tests). Otherwise, or if ARPACK does not converge, LAPACK's
+        subset solver.
         """
         n = self.n
         if n >= 400 and k <= n // 20:

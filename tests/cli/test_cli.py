@@ -164,3 +164,26 @@ def test_installed_command_against_a_real_server() -> None:
         assert bad.returncode == 2 and "sigma2" in bad.stderr
     gone = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert gone.returncode == 1 and "cannot reach" in gone.stderr
+
+
+def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "spectrum.png"
+    code, text, _ = run(
+        capsys,
+        "plot",
+        "--uniform",
+        "-1",
+        "1",
+        "--sigma2",
+        "0.25",
+        "--spikes",
+        "3",
+        "--simulate",
+        "200",
+        "--seed",
+        "1",
+        "-o",
+        str(out),
+    )
+    assert code == 0 and "wrote" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

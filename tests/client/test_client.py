@@ -131,3 +131,11 @@ async def test_async_client_over_the_asgi_transport() -> None:
                 await c.density(measure=UNIFORM, sigma2=0.0, x=[0.0])
             assert info.value.status == 422
             assert (await c.info()).limits["max_n"] == Settings().max_n
+
+
+def test_plot_bytes_remote_equal_local(server: str) -> None:
+    kwargs = {"measure": UNIFORM, "sigma2": 0.25, "spikes": [3.0], "format": "svg"}
+    with Client(server) as c:
+        remote = c.plot(**kwargs)
+    assert remote == LocalClient().plot(**kwargs)
+    assert remote.lstrip().startswith(b"<?xml")
