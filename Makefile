@@ -59,8 +59,8 @@ bench-sim: $(STAMP)
 	$(PY) bench/bench_simulate.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app rmtservice tests bench
-	$(VENV)/bin/ruff format --check app rmtservice tests bench
+	$(VENV)/bin/ruff check app rmtservice tests bench examples
+	$(VENV)/bin/ruff format --check app rmtservice tests bench examples
 	$(VENV)/bin/mypy app rmtservice
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
