@@ -39,6 +39,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from app import limits
+from app.memory import MemoryBudget
 from app.metrics import Metrics
 from app.problems import Overloaded
 from app.settings import Settings
@@ -105,6 +106,7 @@ class Compute:
         self.settings = settings
         self.metrics = metrics
         self.limiter = anyio.CapacityLimiter(settings.workers)
+        self.memory = MemoryBudget(settings.memory_budget_bytes, settings.retry_after_seconds)
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -181,7 +183,7 @@ class Compute:
 
 @dataclass(frozen=True)
 class Job:
-    """What a route needs to compute: limits, then the pool."""
+    """What a route needs to compute: limits, the memory budget, then the pool."""
 
     compute: Compute
     settings: Settings
@@ -189,7 +191,8 @@ class Job:
 
     async def __call__(self, fn: Callable[[Req], Res], req: Req) -> Res:
         limits.check(req, self.settings)
-        return await self.compute.run(fn, req, self.context)
+        with self.compute.memory.reserve(limits.memory_needed(req, self.settings)):
+            return await self.compute.run(fn, req, self.context)
 
 
 def _job(request: Request) -> Job:

@@ -6,6 +6,8 @@ the offending field, which :mod:`app.problems` turns into a 422 with ``errors``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel
 
 from app.settings import Settings
@@ -21,7 +23,7 @@ from rmtservice.schemas import (
     StieltjesRequest,
 )
 
-__all__ = ["check"]
+__all__ = ["check", "memory_needed"]
 
 
 def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> None:
@@ -95,6 +97,86 @@ def _simulation(req: BaseModel, settings: Settings) -> None:
         )
 
 
+# ----------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes the matrices of a simulation take: ``per_trial`` times ``at_once``, plus
+    ``shared`` (a ``matrix`` H, held once)."""
+
+    field: str
+    n: int
+    dtype: str
+    per_trial: int
+    at_once: int
+    shared: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.per_trial * self.at_once + self.shared
+
+
+def _mb(nbytes: int) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
+def _copies(req: SimulateRequest, at_once: int) -> int:
+    """Buffers of ``n x n`` per trial running, measured (peak RSS) with this LAPACK.
+
+    The buffer itself is 1: the full spectrum alone runs LAPACK ``syevd`` in place;
+    parallel trials (numpy's ``eigvalsh``) and ``top``/``bottom`` (LAPACK's subset
+    solver when Lanczos is not used) copy it once: 2; eigenvectors (numpy's ``eigh``:
+    a copy, the ``2 n^2`` workspace of ``syevd`` and the vectors): 5.
+    """
+    if req.eigenvectors:
+        return 5
+    if at_once > 1 or req.top is not None or req.bottom is not None:
+        return 2
+    return 1
+
+
+def memory_estimate(req: BaseModel, settings: Settings) -> MemoryEstimate | None:
+    """What the matrices of ``req`` need (``None``: no simulation, negligible)."""
+    if isinstance(req, SimulateRequest):
+        n, item = req.n, (4 if req.dtype == "float32" else 8)
+        at_once = max(1, min(settings.trial_workers, req.trials))
+        per_trial = _copies(req, at_once) * item * n * n
+        shared = 0
+        if isinstance(req.measure, MatrixMeasure):
+            # H itself (float64), and its lower triangle and cast per trial
+            shared, per_trial = 8 * n * n, per_trial + 16 * n * n
+        return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
+    if isinstance(req, PlotRequest) and req.simulate is not None:
+        n = req.simulate.n
+        return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
+    return None
+
+
+def memory_needed(req: BaseModel, settings: Settings) -> int:
+    """Bytes to reserve from the process-wide budget for ``req`` (0: nothing)."""
+    estimate = memory_estimate(req, settings)
+    return 0 if estimate is None else estimate.total
+
+
+def _memory(req: BaseModel, settings: Settings) -> None:
+    estimate = memory_estimate(req, settings)
+    budget = settings.memory_budget_bytes
+    if estimate is None or estimate.total <= budget:
+        return
+    e = estimate
+    trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
+    raise LimitExceeded(
+        f"{e.field}: n = {e.n} needs about {_mb(e.per_trial)} per trial ({e.dtype}, "
+        f"{trials}): {_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
+        "(memory_budget_bytes in /v1/info); ask for a smaller n"
+        + (", dtype float32" if e.dtype == "float64" else "")
+        + (" or no eigenvectors" if isinstance(req, SimulateRequest) and req.eigenvectors else ""),
+        field=e.field,
+    )
+
+
 def check(req: BaseModel, settings: Settings) -> None:
     """Raise :class:`LimitExceeded` if ``req`` is over a configured limit."""
     measure = getattr(req, "measure", None)
@@ -105,3 +187,4 @@ def check(req: BaseModel, settings: Settings) -> None:
         _measure(law, settings, "spike_law")
     _points(req, settings)
     _simulation(req, settings)
+    _memory(req, settings)

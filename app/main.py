@@ -1,7 +1,8 @@
 """The ASGI application: ``create_app(settings)``, and ``app = create_app()`` for uvicorn.
 
-Request path, outermost first: Starlette's error middleware, request context (request
-id, Server-Timing, metrics, access log, the 500 problem), body size limit, the
+Request path, outermost first: Starlette's error middleware, security headers, CORS
+(only with ``cors_origins``), request context (request id, Server-Timing, metrics,
+access log, the 500 problem), API keys (only with ``api_keys``), body size limit, the
 exception handlers of :mod:`app.problems`, then the routes.
 """
 
@@ -15,12 +16,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
 from app.compute import Compute
 from app.metrics import Metrics
-from app.middleware import BodySizeLimit, RequestContextMiddleware
+from app.middleware import ApiKeyAuth, BodySizeLimit, RequestContextMiddleware, SecurityHeaders
 from app.openapi import build_openapi
 from app.routes import docs, limit, meta, plot, simulation
 from app.settings import Settings
@@ -78,14 +80,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Computations waiting for a worker.",
         lambda: compute.waiting,
     )
+    metrics.gauges["rmt_memory_reserved_bytes"] = (
+        "Bytes of the memory budget held by simulations running or waiting.",
+        lambda: compute.memory.reserved,
+    )
     app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
     app.state.ready = False
     problems.install(app)
     for router in (limit.router, simulation.router, plot.router, meta.router, docs.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # added innermost first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.api_keys:
+        app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    if settings.cors_origins:
+        # outside the API keys: a preflight carries no key
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Accept", "X-API-Key", "Authorization", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Server-Timing", "WWW-Authenticate"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict[str, Any]:
         return build_openapi(app)

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request context (id, timing, metrics, access log) and body size.
+"""Pure ASGI middleware: security headers, request context (id, timing, metrics, access
+log), API keys and body size.
 
 Both are plain ASGI callables, not ``BaseHTTPMiddleware``: they see every message,
 add no task per request, and can refuse a body while it streams in.
@@ -6,11 +7,13 @@ add no task per request, and can refuse a body while it streams in.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
 import uuid
 
+from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +21,7 @@ from app.compute import RequestContext
 from app.metrics import Metrics
 from app.problems import BodyTooLarge, internal_error, problem_response
 
-__all__ = ["BodySizeLimit", "RequestContextMiddleware"]
+__all__ = ["ApiKeyAuth", "BodySizeLimit", "RequestContextMiddleware", "SecurityHeaders"]
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("app.access")
@@ -139,3 +142,95 @@ class BodySizeLimit:
             if started:
                 raise
             await problem_response(scope, exc.slug, exc.detail)(scope, receive, tracking_send)
+
+
+#: on every answer; a Content-Security-Policy only where the route set none (the docs
+#: pages set their own), so JSON, problems, pictures and static files get ``'none'``
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class SecurityHeaders:
+    """Security headers on every response, errors included; ``no-store`` on errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = DEFAULT_CSP
+                if message["status"] >= 400:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_secure)
+
+
+#: paths under which every request needs a key (the rest stays open: probes, metrics,
+#: docs, the spec, static files, problem descriptions)
+PROTECTED_PREFIX = "/v1/"
+WWW_AUTHENTICATE = 'Bearer realm="rmtservice"'
+
+
+def _key_matches(given: str, keys: list[bytes]) -> bool:
+    """Constant time in the key compared (each key is compared, no early exit)."""
+    candidate = given.encode("latin-1", errors="replace")
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(candidate, key)
+    return found
+
+
+class ApiKeyAuth:
+    """With ``api_keys`` set, ``/v1/*`` needs ``X-API-Key: <key>`` or
+    ``Authorization: Bearer <key>``, else 401 ``unauthorized`` with WWW-Authenticate."""
+
+    def __init__(self, app: ASGIApp, keys: list[SecretStr]) -> None:
+        self.app = app
+        self.keys = [k.get_secret_value().encode("utf-8") for k in keys]
+
+    def _given(self, scope: Scope) -> str | None:
+        headers = Headers(scope=scope)
+        key = headers.get("x-api-key")
+        if key is not None:
+            return key.strip()
+        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.keys
+            or not scope["path"].startswith(PROTECTED_PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        given = self._given(scope)
+        if given is not None and _key_matches(given, self.keys):
+            await self.app(scope, receive, send)
+            return
+        detail = (
+            "this API needs a key: send X-API-Key: <key> or Authorization: Bearer <key>"
+            if given is None
+            else "the API key is not valid"
+        )
+        response = problem_response(
+            scope, "unauthorized", detail, headers={"WWW-Authenticate": WWW_AUTHENTICATE}
+        )
+        await response(scope, receive, send)

@@ -43,6 +43,41 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 COMPUTE_PROBLEMS = problem_responses(400, 413, 415, 422, 503)
 
+UNAUTHORIZED: dict[str, Any] = {
+    "description": "No API key, or a wrong one (only where the deployment sets `RMT_API_KEYS`)",
+    "headers": {
+        "WWW-Authenticate": {
+            "description": "the authentication scheme: Bearer",
+            "schema": {"type": "string"},
+        }
+    },
+    "content": {
+        "application/problem+json": {
+            "schema": PROBLEM_REF,
+            "examples": {
+                "no_key": {
+                    "summary": "No key sent",
+                    "value": {
+                        "type": "/problems/unauthorized",
+                        "title": "Unauthorized",
+                        "status": 401,
+                        "detail": "this API needs a key: send X-API-Key: <key> or "
+                        "Authorization: Bearer <key>",
+                        "instance": "/v1/density",
+                        "request_id": "0f6c3ab4c2d54c8e9f1b2a7d5e8c9b10",
+                    },
+                }
+            },
+        }
+    },
+}
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer"},
+}
+#: optional: a deployment without ``RMT_API_KEYS`` needs no key (``{}``)
+V1_SECURITY: list[dict[str, list[str]]] = [{}, {"ApiKeyHeader": []}, {"BearerAuth": []}]
+
 DESCRIPTION = """\
 Spectra of large deformed Wigner matrices `M = H + W` (MATH.md): Pastur's equation,
 the exact limiting density and support, outliers, and Monte Carlo simulation.
@@ -54,7 +89,8 @@ Requests are strict JSON: `false` and `"1"` are not numbers, unknown fields are 
 and so are `NaN`, `Infinity` and numbers that overflow to infinity. Responses never carry
 NaN or infinity: an undefined value is `null`. Every error is `application/problem+json`
 (RFC 9457); its `type` resolves under `/problems/{slug}`. Deployment limits are listed by
-`GET /v1/info`.
+`GET /v1/info`. A deployment may require an API key on `/v1/*` (`X-API-Key` or
+`Authorization: Bearer`; else 401).
 """
 
 TAGS = [
@@ -91,10 +127,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
+    spec["components"]["securitySchemes"] = SECURITY_SCHEMES
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    for operations in spec["paths"].values():
+    for path, operations in spec["paths"].items():
         for operation in operations.values():
             _problems_only(operation["responses"])
+            if path.startswith("/v1/"):
+                operation["security"] = V1_SECURITY
+                responses = operation["responses"]
+                responses["401"] = UNAUTHORIZED
+                operation["responses"] = dict(sorted(responses.items()))
     app.openapi_schema = spec
     return spec

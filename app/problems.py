@@ -4,14 +4,17 @@
 exception                          status  ``type``                     extra
 =================================  ======  ===========================  =============
 malformed JSON, NaN/Infinity       400     /problems/malformed-json
+no or wrong API key (``api_keys``)  401     /problems/unauthorized       WWW-Authenticate
 body over ``max_body_bytes``       413     /problems/body-too-large
 body not ``application/json``      415     /problems/unsupported-media-type
 request validation (pydantic)      422     /problems/validation-error   ``errors``
 core ``InvalidParameter``          422     /problems/invalid-parameter  ``errors``
 ``LimitExceeded`` (a setting)      422     /problems/limit-exceeded     ``errors``
+(also: a simulation over ``memory_budget_bytes`` on its own)
 core ``NoConvergence``             422     /problems/no-convergence
 core ``DeadlineExceeded``          503     /problems/deadline-exceeded  Retry-After
-compute queue full                 503     /problems/overloaded         Retry-After
+compute queue or memory budget     503     /problems/overloaded         Retry-After
+full
 unknown path                       404     /problems/not-found
 wrong method                       405     /problems/method-not-allowed  Allow
 anything else (a bug)              500     /problems/internal-error
@@ -19,6 +22,10 @@ anything else (a bug)              500     /problems/internal-error
 
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).
+
+Every problem is answered with ``Cache-Control: no-store`` and the security headers of
+:class:`app.middleware.SecurityHeaders`; a 500 carries no exception text, only the
+request id of the log line that has the traceback.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ __all__ = [
     "NotReady",
     "Overloaded",
     "ProblemResponse",
+    "Unauthorized",
     "UnsupportedMediaType",
     "install",
     "internal_error",
@@ -78,6 +86,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         400,
         "Malformed JSON",
         "The body is not valid JSON (RFC 8259). NaN and Infinity are not JSON and are refused.",
+    ),
+    "unauthorized": ProblemType(
+        401,
+        "Unauthorized",
+        "This deployment requires an API key: send it in X-API-Key or as "
+        "Authorization: Bearer <key>.",
     ),
     "body-too-large": ProblemType(
         413, "Request body too large", "The body is larger than the configured max_body_bytes."
@@ -108,7 +122,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "The computation ran past the per-request deadline; retry later or ask for less.",
     ),
     "overloaded": ProblemType(
-        503, "Service overloaded", "Too many computations are waiting; retry later."
+        503,
+        "Service overloaded",
+        "Too many computations are waiting, or the simulations in flight hold the memory "
+        "budget; retry later.",
     ),
     "not-ready": ProblemType(503, "Not ready", "The service is starting or overloaded."),
     "not-found": ProblemType(404, "Not found", "No resource at this path."),
@@ -180,6 +197,10 @@ class NotReady(HTTPProblem):
 
 class NotFound(HTTPProblem):
     slug = "not-found"
+
+
+class Unauthorized(HTTPProblem):
+    slug = "unauthorized"
 
 
 class ProblemResponse(JSONResponse):

@@ -7,10 +7,11 @@ contract live in :mod:`rmtservice.schemas`.
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -62,8 +63,35 @@ class Settings(BaseSettings):
     max_queue: int = Field(
         64, ge=0, description="computations allowed to wait for a worker (beyond: 503)"
     )
+    memory_budget_bytes: int = Field(
+        2 * 1024**3,
+        ge=1024 * 1024,
+        description="memory that the matrices of simulations may take, for one request "
+        "(else 422) and for all running or waiting ones together (else 503); see README",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed to call the API from a browser (CORS, GET and POST); "
+        "empty: no CORS headers. A JSON list or comma-separated",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="when not empty, every /v1/* request must carry one of these keys in "
+        "X-API-Key or Authorization: Bearer (else 401). A JSON list or comma-separated",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(True, description="log one line per request, with its request id")
+
+    @field_validator("cors_origins", "api_keys", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """``'["a", "b"]'`` or ``'a, b'`` from the environment; a list as it is."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def max_json_depth(self) -> int:
@@ -76,5 +104,6 @@ class Settings(BaseSettings):
         return {
             name: getattr(self, name)
             for name in type(self).model_fields
-            if name.startswith("max_") or name in ("deadline_seconds", "workers")
+            if name.startswith("max_")
+            or name in ("deadline_seconds", "workers", "memory_budget_bytes")
         } | {"max_json_depth": self.max_json_depth}

@@ -274,7 +274,8 @@ def simulate(
         spikes=theta,
     )
     if compare:
-        sim = _compare(measure, s2, sim, ranks, [r[2] for r in runs], top is None)
+        full = top is None and bottom is None  # the comparison block needs the whole spectrum
+        sim = _compare(measure, s2, sim, ranks, [r[2] for r in runs], full)
     return sim
 
 
