@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast openapi clients test-clients bench bench-sim lint container-check install clean
+.PHONY: serve test chromium test-fast openapi clients test-clients bench bench-sim lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m uvicorn app.main:app --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+# Debian chromium for the browser test of /ui (tests/ui), installed when missing and root.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
