@@ -7,6 +7,8 @@ per nesting level, and turns ``1e999`` into ``inf``. Here a body is parsed by
 - refuses a body nested deeper than a valid request can be (before parsing, so a
   body of ten thousand ``[`` costs one linear scan, not a ``RecursionError``),
 - refuses the three non-JSON constants (400, malformed JSON),
+- refuses an object with a key given twice (400, malformed JSON; keys are compared
+  after decoding escapes, so ``"a"`` and ``"\\u0061"`` are the same key),
 - leaves ``1e999`` as ``inf``, which the strict request models then refuse with
   the field's path (422, "Input should be a finite number").
 
@@ -51,6 +53,18 @@ def _refuse_constant(name: str) -> float:
     )
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key given twice is refused (RFC 8259 leaves its meaning open)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedJSON(f"malformed JSON: duplicate key {json.dumps(key)}")
+            seen.add(key)
+    return obj
+
+
 def strict_loads(body: bytes, max_depth: int) -> Any:
     """Parse a JSON body strictly (see the module docstring)."""
     depth = json_depth(body)
@@ -60,7 +74,7 @@ def strict_loads(body: bytes, max_depth: int) -> Any:
             "accepted (see max_mixture_depth in /v1/info)"
         )
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        return json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

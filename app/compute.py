@@ -151,7 +151,14 @@ class Compute:
     async def _submit(self, fn: Callable[[Arg], Res], req: Arg, seconds: float | None) -> Res:
         if self.settings.executor == "thread":
             return await anyio.to_thread.run_sync(_run_with_deadline, fn, req, seconds)
-        future = self._processes().submit(_run_with_deadline, fn, req, seconds)
+        try:
+            future = self._processes().submit(_run_with_deadline, fn, req, seconds)
+        except BrokenProcessPool:
+            # a worker died while the pool was idle: this job never ran, so a new pool
+            # can take it (a pool that breaks under a job still gives 503 below)
+            logger.error("a compute worker process died; starting a new pool")
+            self.close()
+            future = self._processes().submit(_run_with_deadline, fn, req, seconds)
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:

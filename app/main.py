@@ -22,9 +22,15 @@ import rmtservice as rs
 from app import problems
 from app.compute import Compute
 from app.metrics import Metrics
-from app.middleware import ApiKeyAuth, BodySizeLimit, RequestContextMiddleware, SecurityHeaders
+from app.middleware import (
+    ApiKeyAuth,
+    BodySizeLimit,
+    BodyTimeout,
+    RequestContextMiddleware,
+    SecurityHeaders,
+)
 from app.openapi import build_openapi
-from app.routes import docs, limit, meta, plot, simulation
+from app.routes import docs, limit, meta, plot, simulation, ui
 from app.settings import Settings
 from rmtservice import service
 
@@ -87,11 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
     app.state.ready = False
     problems.install(app)
-    for router in (limit.router, simulation.router, plot.router, meta.router, docs.router):
+    routers = (limit.router, simulation.router, plot.router, meta.router, docs.router, ui.router)
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # added innermost first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.api_keys:
         app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)

@@ -13,15 +13,22 @@ import re
 import time
 import uuid
 
+import anyio
 from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compute import RequestContext
 from app.metrics import Metrics
-from app.problems import BodyTooLarge, internal_error, problem_response
+from app.problems import BodyTooLarge, RequestTimeout, internal_error, problem_response
 
-__all__ = ["ApiKeyAuth", "BodySizeLimit", "RequestContextMiddleware", "SecurityHeaders"]
+__all__ = [
+    "ApiKeyAuth",
+    "BodySizeLimit",
+    "BodyTimeout",
+    "RequestContextMiddleware",
+    "SecurityHeaders",
+]
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("app.access")
@@ -142,6 +149,58 @@ class BodySizeLimit:
             if started:
                 raise
             await problem_response(scope, exc.slug, exc.detail)(scope, receive, tracking_send)
+
+
+class BodyTimeout:
+    """Refuse with 408 a body that is not complete ``seconds`` after the app is called.
+
+    Neither uvicorn nor gunicorn bounds the time a client takes to send a body (uvicorn's
+    ``--timeout-keep-alive`` is for idle connections): a client that sends the headers and
+    half a body, then stalls, would hold its connection and request for ever. Once the
+    body is complete, ``receive`` is passed through unchanged (waiting for a disconnect).
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.seconds
+        complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            try:
+                with anyio.fail_after(max(deadline - time.monotonic(), 0.0)):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the request body did not arrive within {self.seconds:g} s"
+                ) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracking_send)
+        except RequestTimeout as exc:
+            if started:
+                raise
+            response = problem_response(
+                scope, exc.slug, exc.detail, headers={"Connection": "close"}
+            )
+            await response(scope, receive, tracking_send)
 
 
 #: on every answer; a Content-Security-Policy only where the route set none (the docs

@@ -5,6 +5,7 @@ exception                          status  ``type``                     extra
 =================================  ======  ===========================  =============
 malformed JSON, NaN/Infinity       400     /problems/malformed-json
 no or wrong API key (``api_keys``)  401     /problems/unauthorized       WWW-Authenticate
+body slower than ``body_timeout_seconds``  408  /problems/request-timeout
 body over ``max_body_bytes``       413     /problems/body-too-large
 body not ``application/json``      415     /problems/unsupported-media-type
 request validation (pydantic)      422     /problems/validation-error   ``errors``
@@ -92,6 +93,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Unauthorized",
         "This deployment requires an API key: send it in X-API-Key or as "
         "Authorization: Bearer <key>.",
+    ),
+    "request-timeout": ProblemType(
+        408,
+        "Request timeout",
+        "The request body did not arrive within the configured body_timeout_seconds.",
     ),
     "body-too-large": ProblemType(
         413, "Request body too large", "The body is larger than the configured max_body_bytes."
@@ -181,6 +187,10 @@ class MalformedJSON(HTTPProblem):
 
 class UnsupportedMediaType(HTTPProblem):
     slug = "unsupported-media-type"
+
+
+class RequestTimeout(HTTPProblem):
+    slug = "request-timeout"
 
 
 class BodyTooLarge(HTTPProblem):

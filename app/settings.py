@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     deadline_seconds: float = Field(
         10.0, gt=0, description="compute time allowed to one request (else 503)"
     )
+    body_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="time allowed to a client to send the whole request body, from its "
+        "headers (else 408): a client that stalls mid-body holds no connection for ever",
+    )
     retry_after_seconds: int = Field(
         5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
     )
