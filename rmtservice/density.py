@@ -414,7 +414,11 @@ def grid(sup: Support, num: int) -> FloatArray:
             field="num",
         )
     width = sup.upper - sup.lower
-    share = np.maximum(0, np.floor((num - 2 * len(sup)) * width / width.sum())).astype(int)
+    total = float(width.sum())
+    spare = num - 2 * len(sup)
+    share = np.zeros(len(sup), dtype=int)
+    if total > 0:
+        share = np.maximum(0, np.floor(spare * width / total)).astype(int)
     parts = []
     for a, b, m in zip(sup.lower, sup.upper, share, strict=True):
         theta = np.arange(1, m + 1) * np.pi / (m + 1)
@@ -434,11 +438,22 @@ def cdf(
     s2 = check_sigma2(sigma2)
     x = np.asarray(x, dtype=float).ravel()
     sup = sup if sup is not None else support(measure, s2)
-    # pieces: components cut at their cusps, each remembering its component
-    cuts = np.sort(np.concatenate([sup.lower, sup.upper, sup.cusp_x]))
+    # components strictly left of x count whole; a component of zero width (its edges
+    # equal in double precision) is a jump; inside a wider one, integrate the density
+    comp_before = np.concatenate([[0.0], np.cumsum(sup.mass)])
+    k, inside = sup.locate(x)
+    res = comp_before[np.minimum(k, len(sup))].copy()
+    kk = np.minimum(k, len(sup) - 1)
+    flat = inside & (sup.upper[kk] <= sup.lower[kk])
+    res[flat] += sup.mass[kk[flat]]
+    # pieces: components of positive width cut at their cusps, each knowing its component
+    cuts = np.unique(np.concatenate([sup.lower, sup.upper, sup.cusp_x]))
     owner = np.searchsorted(sup.upper, 0.5 * (cuts[:-1] + cuts[1:]), side="left")
     keep = (owner < len(sup)) & (cuts[:-1] >= sup.lower[np.minimum(owner, len(sup) - 1)])
     a, b, owner = cuts[:-1][keep], cuts[1:][keep], owner[keep]
+    wide = inside & ~flat
+    if a.size == 0 or not np.any(wide):
+        return np.clip(res, 0.0, 1.0)
     m = int(np.clip(20000 // a.size, 17, nodes)) | 1
     t = np.linspace(0.0, np.pi, m)
     xs = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 - np.cos(t))[None, :]
@@ -449,21 +464,17 @@ def cdf(
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(comp_total > 0, sup.mass / comp_total, 0.0)[owner]
     cum, integrand = cum * scale[:, None], integrand * scale[:, None]
-    # mass to the left of each piece: earlier components, then earlier pieces of its own
-    piece_mass = cum[:, -1]
-    before = np.concatenate([[0.0], np.cumsum(piece_mass)])
-    out = np.searchsorted(a, x, side="right")  # pieces starting at or left of x
-    res = np.where(out > 0, before[np.minimum(out, a.size)], 0.0)
-    j = out - 1
-    inside = (j >= 0) & (x <= b[np.maximum(j, 0)])
-    for piece in np.unique(j[inside]):
-        sel = np.flatnonzero(inside & (j == piece))
+    # mass of the earlier pieces of the same component
+    total = np.concatenate([[0.0], np.cumsum(cum[:, -1])])
+    first = np.searchsorted(owner, owner, side="left")
+    own_before = total[:-1] - total[first]
+    j = np.searchsorted(a, x, side="right") - 1
+    for piece in np.unique(j[wide]):
+        sel = np.flatnonzero(wide & (j == piece))
         span = b[piece] - a[piece]
         rel = np.clip(2.0 * (x[sel] - a[piece]) / span, 0.0, 2.0)
         tq = np.arccos(1.0 - rel)
-        res[sel] = before[piece] + _hermite(t, cum[piece], integrand[piece], tq)
-    past = (j >= 0) & ~inside
-    res[past] = before[np.minimum(out[past], a.size)]
+        res[sel] += own_before[piece] + _hermite(t, cum[piece], integrand[piece], tq)
     return np.clip(res, 0.0, 1.0)
 
 

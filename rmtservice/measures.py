@@ -43,6 +43,8 @@ FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
 _FACT = [math.factorial(k) for k in range(8)]
+#: relative width below which a continuous law cannot be told from a point mass
+_RESOLUTION = 64 * float(np.finfo(float).eps)
 MAX_ORDER = 3  # derivatives of f_nu available (the treecode's series are built for these)
 _BINOM = np.array([[math.comb(k, i) for i in range(64)] for k in range(64)], dtype=float)
 
@@ -458,6 +460,12 @@ class Uniform(Measure):
             raise InvalidParameter(
                 f"uniform: low must be < high, got low={low!r}, high={high!r}", field="high"
             )
+        if high - low < max(_RESOLUTION * max(abs(low), abs(high)), 1e-300):
+            raise InvalidParameter(
+                f"uniform: high - low = {high - low!r} is below the resolution of double "
+                "precision at these values; use a point mass",
+                field="high",
+            )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
@@ -520,6 +528,12 @@ class Semicircle(Measure):
         c, r = _finite("center", self.center), _finite("radius", self.radius)
         if not r > 0:
             raise InvalidParameter(f"semicircle: radius must be > 0, got {r!r}", field="radius")
+        if r < max(_RESOLUTION * abs(c), 1e-150):
+            raise InvalidParameter(
+                f"semicircle: radius {r!r} is below the resolution of double precision at "
+                "this center; use a point mass",
+                field="radius",
+            )
         object.__setattr__(self, "center", c)
         object.__setattr__(self, "radius", r)
 
@@ -582,6 +596,16 @@ class MarchenkoPastur(Measure):
             )
         if not s > 0:
             raise InvalidParameter(f"marchenko_pastur: scale must be > 0, got {s!r}", field="scale")
+        if y < 1e-28:
+            raise InvalidParameter(
+                f"marchenko_pastur: ratio {y!r} is too small to resolve the edges "
+                "s(1 -+ sqrt(ratio))^2 in double precision; use a point mass at scale",
+                field="ratio",
+            )
+        if not 1e-150 <= s <= 1e150:
+            raise InvalidParameter(
+                f"marchenko_pastur: scale must be in [1e-150, 1e150], got {s!r}", field="scale"
+            )
         object.__setattr__(self, "ratio", y)
         object.__setattr__(self, "scale", s)
 

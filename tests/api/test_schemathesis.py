@@ -76,3 +76,17 @@ async def test_bottom_without_top() -> None:
     assert out["eigenvalues"] == [[]]
     assert len(out["bottom_eigenvalues"][0]) == 1
     assert out["comparison"]["kolmogorov"] is None
+
+
+@pytest.mark.anyio
+async def test_degenerate_law_and_noise_are_refused_not_500() -> None:
+    """Found by schemathesis (was a 500): MP ratio 5e-324 with sigma2 5e-324."""
+    async with serve() as client:
+        body = {
+            "measure": {"kind": "marchenko_pastur", "ratio": 5e-324},
+            "n": 1,
+            "noise": {"sigma2": 5e-324},
+        }
+        r = await client.post("/v1/simulate", json=body)
+    assert r.status_code == 422, r.text
+    assert "too small to resolve" in r.json()["detail"]

@@ -257,3 +257,23 @@ def test_phi_is_refused_on_the_support_of_nu(measure: rs.Measure, t: float, mess
     for fn in (rs.phi, rs.phi_prime):
         with pytest.raises(rs.InvalidParameter, match=re.escape(message)):
             fn(measure, 1.0, [t])
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: rs.Uniform(0.0, 5e-324), "uniform: high - low = 5e-324 is below the resolution"),
+        (lambda: rs.Uniform(1.0, 1.0 + 2e-16), "is below the resolution of double precision"),
+        (lambda: rs.Semicircle(0.0, 5e-324), "semicircle: radius 5e-324 is below the resolution"),
+        (lambda: rs.MarchenkoPastur(5e-324), "marchenko_pastur: ratio 5e-324 is too small"),
+        (lambda: rs.MarchenkoPastur(0.5, 1e-200), "scale must be in [1e-150, 1e150], got 1e-200"),
+    ],
+)
+def test_laws_below_double_precision_resolution_are_refused(build, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(rs.InvalidParameter, match=re.escape(message)):
+        build()
+
+
+def test_spectrum_far_from_the_origin_relative_to_the_noise_is_refused() -> None:
+    with pytest.raises(rs.InvalidParameter, match="noise standard deviations"):
+        rs.support(rs.Point(1e10), 1e-10)
