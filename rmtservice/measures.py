@@ -156,9 +156,15 @@ class AtomSums:
     ETA = 1.0 / 3.0
     P = 40
     LEAF = 64
+    #: up to this many atoms the sums are direct: cheaper than building and walking a tree
+    DIRECT = 256
 
     def __init__(self, t: FloatArray, w: FloatArray) -> None:
         n = t.size
+        self.direct = n <= self.DIRECT
+        if self.direct:
+            self.t, self.w = t, w
+            return
         levels = max(0, math.ceil(math.log2(max(n, 1) / self.LEAF)))
         self.levels = levels
         nleaf = 2**levels
@@ -224,6 +230,16 @@ class AtomSums:
         z = np.ravel(z)
         m = z.size
         out = np.zeros((order + 1, m), dtype=np.complex128)
+        if self.direct:
+            step = max(1, (1 << 20) // max(self.t.size, 1))
+            for s in range(0, m, step):
+                d = 1.0 / (self.t[None, :] - z[s : s + step, None])
+                term = self.w * d
+                for n in range(order + 1):
+                    out[n, s : s + step] = term.sum(axis=1)
+                    if n < order:
+                        term = term * d
+            return out
         pidx = np.arange(m)
         node = np.zeros(m, dtype=np.intp)
         for level in range(self.levels + 1):
