@@ -235,7 +235,7 @@ def _inside_guess(sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexAr
     ua, ub = sup.u_lower[k], sup.u_upper[k]
     s = np.clip((x - a) / (b - a), 0.0, 1.0)
     u = ua + s * (ub - ua)
-    v = 0.5 * (ub - ua) * np.sqrt(s * (1 - s)) * 2.0
+    v = (ub - ua) * np.sqrt(s * (1 - s))
     return u + 1j * np.maximum(v, 1e-300)
 
 

@@ -358,9 +358,17 @@ class Atoms(Measure):
         return sums.reshape((order + 1, *shape))
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        u, start = np.unique(self.values, return_index=True)
+        return self._components
+
+    @cached_property
+    def _components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        # computed once: support, outliers and the scale check all ask for it
+        start = np.flatnonzero(np.concatenate([[True], np.diff(self.values) > 0]))
+        u = self.values[start]
         mass = np.add.reduceat(self.weights, start)
-        return u, u.copy(), mass
+        for arr in (u, mass):
+            arr.setflags(write=False)
+        return u, u, mass
 
     @cached_property
     def mean(self) -> float:
@@ -437,11 +445,11 @@ class Point(Measure):
 
 
 def _algebraic_derivatives(
-    f0: ComplexArray, sq: ComplexArray, order: int, a: float, b: complex | ComplexArray, c: float
+    f0: ComplexArray, sq: ComplexArray, order: int, a: float, b: complex | ComplexArray
 ) -> list[ComplexArray]:
     """Derivatives of a root ``f`` of ``A(z) f^2 + B(z) f + 1 = 0`` with A, B affine.
 
-    ``A = a z + c`` (only ``a`` enters the derivative), ``B' = 1``: both the
+    ``A = a z + const`` (only ``a`` enters the derivative), ``B' = 1``: both the
     semicircle and Marchenko-Pastur transforms have this shape. Differentiating k
     times (Leibniz) gives ``f^(k) * sq = -(...)`` with ``sq = 2 A f + B``.
     Here ``b`` is ``A(z)`` evaluated at the points.
@@ -457,9 +465,8 @@ def _algebraic_derivatives(
 
 def _edge_sqrt(z: ComplexArray, lo: float, hi: float) -> ComplexArray:
     """``sqrt((z - lo)(z - hi))`` with its cut on ``[lo, hi]`` and ``~ z`` at infinity."""
-    s = np.sqrt(z - lo) * np.sqrt(z - hi)
-    # On the real axis outside [lo, hi] the product of principal roots is exact and real.
-    return s
+    # on the real axis outside [lo, hi] the product of principal roots is real
+    return np.sqrt(z - lo) * np.sqrt(z - hi)
 
 
 @dataclass(frozen=True, eq=False)
@@ -563,7 +570,7 @@ class Semicircle(Measure):
             sq[inside] = 1j * np.sqrt((r - x) * (r + x))
         f0 = -2.0 / (zeta + sq)
         # f solves (r^2/4) f^2 + zeta f + 1 = 0, so 2 A f + B = sq.
-        derivs = _algebraic_derivatives(f0, sq, order, 0.0, r * r / 4.0, 0.0)
+        derivs = _algebraic_derivatives(f0, sq, order, 0.0, r * r / 4.0)
         return np.stack(derivs)
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -642,7 +649,7 @@ class MarchenkoPastur(Measure):
         # m solves y x m^2 + (x + y - 1) m + 1 = 0; m = 2 / ((1 - y - x) - sq) is the
         # rationalised root (no cancellation at large |x|).
         m0 = 2.0 / ((1.0 - y - x) - sq)
-        derivs = _algebraic_derivatives(m0, sq, order, y, y * x, 0.0)
+        derivs = _algebraic_derivatives(m0, sq, order, y, y * x)
         return np.stack([d / s ** (k + 1) for k, d in enumerate(derivs)])
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -24,11 +24,56 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Poll ``/readyz`` until 200; fail if the process exits or ``seconds`` pass."""
+    limit = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > limit:
+            raise RuntimeError(f"the server was not ready in {seconds:.0f} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def server_process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` from the repository in a new session; on exit SIGTERM, then kill
+    whatever is left of its process group (workers and compute processes included)."""
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if proc.poll() is None:
+            proc.wait(timeout=5)
+
+
 @contextmanager
 def uvicorn(env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """Start ``uvicorn app.main:app`` with ``RMT_*`` settings from ``env``; yield its URL."""
     port = port or free_port()
-    environ = os.environ | {"RMT_EXECUTOR": "thread", "RMT_ACCESS_LOG": "false"} | (env or {})
+    environ = {"RMT_EXECUTOR": "thread", "RMT_ACCESS_LOG": "false"} | (env or {})
     command = [
         sys.executable,
         "-m",
@@ -42,33 +87,7 @@ def uvicorn(env: dict[str, str] | None = None, port: int | None = None) -> Itera
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        limit = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > limit:
-                raise RuntimeError("uvicorn did not become ready in 60 s")
-            time.sleep(0.1)
+    with server_process(command, environ) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, proc)
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)

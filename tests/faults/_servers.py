@@ -6,8 +6,6 @@ process group (workers and compute processes included) with ``killpg``.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,9 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests._server import ROOT, free_port
+from tests._server import free_port, server_process, wait_ready
 
 BIN = Path(sys.executable).parent
 
@@ -65,55 +61,15 @@ def _command(kind: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    limit = time.monotonic() + seconds
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > limit:
-            raise RuntimeError(f"the server was not ready in {seconds:.0f} s")
-        time.sleep(0.1)
-
-
 @contextmanager
 def serve(kind: str, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[Server]:
     """Start ``kind`` ("uvicorn" or "gunicorn") with worker processes for the compute."""
     port = free_port()
-    environ = (
-        os.environ
-        | {"RMT_EXECUTOR": "process", "RMT_WORKERS": "2", "RMT_ACCESS_LOG": "false"}
-        | (env or {})
-    )
-    proc = subprocess.Popen(
-        _command(kind, port, workers),
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    environ = {"RMT_EXECUTOR": "process", "RMT_WORKERS": "2", "RMT_ACCESS_LOG": "false"}
+    with server_process(_command(kind, port, workers), environ | (env or {})) as proc:
         server = Server(f"http://127.0.0.1:{port}", proc)
         wait_ready(server.base, proc)
         yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
-        except ProcessLookupError:
-            pass
-        if proc.poll() is None:
-            proc.wait(timeout=5)
 
 
 def children(pid: int) -> list[int]:
