@@ -44,10 +44,13 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --disable-pip-version-che
     && rm -r /tmp/dist
 # WEB_CONCURRENCY: gunicorn's number of worker processes. Each one also runs RMT_WORKERS
 # computations at once (app/settings.py); the other RMT_* variables set the limits.
+# Sweeps: the workers share one local Dask cluster on 127.0.0.1:RMT_DASK_LOCAL_PORT
+# (started by the first sweep); RMT_DASK_SCHEDULER=tcp://host:8786 uses a real one.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    RMT_DASK_LOCAL_PORT=8786
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8000

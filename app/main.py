@@ -30,8 +30,9 @@ from app.middleware import (
     SecurityHeaders,
 )
 from app.openapi import build_openapi
-from app.routes import docs, limit, meta, plot, simulation, ui
+from app.routes import docs, limit, meta, plot, simulation, sweeps, ui
 from app.settings import Settings
+from app.sweeps import Sweeps
 from rmtservice import service
 
 __all__ = ["app", "create_app"]
@@ -66,6 +67,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         app.state.ready = False
         await compute.aclose()
+        app.state.sweeps.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,9 +93,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda: compute.memory.reserved,
     )
     app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
+    app.state.sweeps = Sweeps(settings)
     app.state.ready = False
     problems.install(app)
-    routers = (limit.router, simulation.router, plot.router, meta.router, docs.router, ui.router)
+    routers = (
+        limit.router,
+        simulation.router,
+        plot.router,
+        sweeps.router,
+        meta.router,
+        docs.router,
+        ui.router,
+    )
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

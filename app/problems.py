@@ -15,7 +15,8 @@ core ``InvalidParameter``          422     /problems/invalid-parameter  ``errors
 core ``NoConvergence``             422     /problems/no-convergence
 core ``DeadlineExceeded``          503     /problems/deadline-exceeded  Retry-After
 compute queue or memory budget     503     /problems/overloaded         Retry-After
-full
+full (also: too many sweeps)
+Dask scheduler unreachable         503     /problems/scheduler-unavailable  Retry-After
 unknown path                       404     /problems/not-found
 wrong method                       405     /problems/method-not-allowed  Allow
 anything else (a bug)              500     /problems/internal-error
@@ -134,6 +135,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "budget; retry later.",
     ),
     "not-ready": ProblemType(503, "Not ready", "The service is starting or overloaded."),
+    "scheduler-unavailable": ProblemType(
+        503,
+        "Scheduler unavailable",
+        "The Dask scheduler that runs sweeps cannot be reached; retry later.",
+    ),
     "not-found": ProblemType(404, "Not found", "No resource at this path."),
     "method-not-allowed": ProblemType(
         405, "Method not allowed", "The path exists but not with this method (see Allow)."

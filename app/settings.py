@@ -85,6 +85,34 @@ class Settings(BaseSettings):
         description="when not empty, every /v1/* request must carry one of these keys in "
         "X-API-Key or Authorization: Bearer (else 401). A JSON list or comma-separated",
     )
+    dask_scheduler: str | None = Field(
+        None,
+        description="address of the Dask scheduler that runs sweeps (tcp://host:8786); give "
+        "every replica the same one. Unset: a LocalCluster on 127.0.0.1, started at the "
+        "first sweep request",
+    )
+    dask_workers: int = Field(
+        2, ge=1, le=64, description="worker processes of the local cluster (one thread each)"
+    )
+    dask_local_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="scheduler port of the local cluster: 0, any free port, private to "
+        "this process; a fixed port lets the worker processes of one server share one "
+        "local cluster (the first to need it starts it)",
+    )
+    dask_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="time allowed to reach the Dask scheduler (else 503)"
+    )
+    max_sweep_n: int = Field(4_000, ge=2, description="largest size `n` in a sweep")
+    max_sweep_tasks: int = Field(2_000, ge=1, description="tasks of one sweep: sizes x trials")
+    max_active_sweeps: int = Field(
+        8, ge=1, description="sweeps queued or running at once (beyond: 503)"
+    )
+    sweep_ttl_seconds: float = Field(
+        86_400.0, gt=0, description="a finished sweep is forgotten this long after it ended"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(True, description="log one line per request, with its request id")
 
@@ -111,5 +139,5 @@ class Settings(BaseSettings):
             name: getattr(self, name)
             for name in type(self).model_fields
             if name.startswith("max_")
-            or name in ("deadline_seconds", "workers", "memory_budget_bytes")
+            or name in ("deadline_seconds", "workers", "memory_budget_bytes", "sweep_ttl_seconds")
         } | {"max_json_depth": self.max_json_depth}

@@ -7,11 +7,15 @@ Examples::
     rmt outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
     rmt simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
     rmt plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
+    rmt sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
+    rmt sweep-status 3f2a... --url http://127.0.0.1:8000
     rmt serve --port 8000
     rmt density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
-with it, a running service does. Bad input: a message on stderr and exit code 2.
+with it, a running service does. A local sweep runs on a Dask ``LocalCluster`` of
+``--workers`` processes (or on ``--scheduler``). Bad input: a message on stderr and
+exit code 2; Ctrl-C during a sweep cancels it (exit code 130).
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ def _floats(text: str) -> list[float]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"not a comma-separated list of numbers: {text!r}"
+        ) from exc
+
+
+def _sizes(text: str) -> list[int]:
+    """``200,400,800`` or ``START:STOP:STEP`` (STOP included)."""
+    try:
+        if ":" in text:
+            start, stop, step = (int(v) for v in text.split(":"))
+            if step < 1:
+                raise ValueError
+            return list(range(start, stop + 1, step))
+        return [int(v) for v in text.replace(" ", ",").split(",") if v]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not N1,N2,... or START:STOP:STEP with STEP >= 1: {text!r}"
         ) from exc
 
 
@@ -127,13 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int)
     m.add_argument("--trials", type=int, default=1)
     m.add_argument("--top", type=int)
-    m.add_argument(
-        "--noise",
-        default="gaussian",
-        choices=["gaussian", "rademacher", "uniform", "student_t", "sparse"],
-    )
-    m.add_argument("--df", type=float, help="student_t degrees of freedom (> 4)")
-    m.add_argument("--density", type=float, help="sparse noise: fraction of non-zeros")
+    _add_noise(m)
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     pl = sub.add_parser("plot", help="picture of the spectrum (PNG or SVG)")
     _add_measure(pl)
@@ -142,7 +155,37 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=int)
     pl.add_argument("--trials", type=int, default=1)
     pl.add_argument("--output", "-o", required=True, help="file to write (.png or .svg)")
+    w = sub.add_parser("sweep", help="Monte Carlo sweep over n: errors and convergence rates")
+    _add_measure(w)
+    _add_noise(w)
+    w.add_argument("--sizes", type=_sizes, required=True, metavar="N1,N2,...|START:STOP:STEP")
+    w.add_argument("--trials", type=int, default=4, help="draws per size")
+    w.add_argument("--spikes", type=_floats, default=[], metavar="T1,T2,...")
+    w.add_argument("--seed", type=int)
+    w.add_argument("--scheduler", help="Dask scheduler address for a local sweep")
+    w.add_argument("--workers", type=int, default=2, help="local Dask worker processes")
+    w.add_argument("--plot", metavar="FILE", help="also write the picture (.png or .svg)")
+    w.add_argument("--detach", action="store_true", help="print the id and return (--url)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    for name, text in (
+        ("sweep-status", "a sweep's state and results"),
+        ("sweep-cancel", "cancel a sweep"),
+    ):
+        q = sub.add_parser(name, help=text)
+        q.add_argument("id", help="the sweep's id")
+        q.add_argument("--url", required=True, help="the service that runs it")
+        q.add_argument("--json", action="store_true", help="print the JSON answer")
     return ap
+
+
+def _add_noise(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--noise",
+        default="gaussian",
+        choices=["gaussian", "rademacher", "uniform", "student_t", "sparse"],
+    )
+    p.add_argument("--df", type=float, help="student_t degrees of freedom (> 4)")
+    p.add_argument("--density", type=float, help="sparse noise: fraction of non-zeros")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -165,8 +208,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 class _Progress:
     """A one-line progress bar on stderr."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, label: str = "simulating") -> None:
         self.quiet = quiet
+        self.label = label
         self.start = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
@@ -175,7 +219,7 @@ class _Progress:
         width = 30
         fill = int(width * done / total)
         sys.stderr.write(
-            f"\rsimulating [{'#' * fill}{'.' * (width - fill)}] {done}/{total} "
+            f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} "
             f"{time.monotonic() - self.start:.1f}s"
         )
         if done == total:
@@ -184,8 +228,22 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace) -> str:
+    if args.command in ("sweep-status", "sweep-cancel"):
+        with Client(args.url) as remote:
+            if args.command == "sweep-cancel":
+                r = remote.cancel_sweep(args.id)
+            else:
+                r = remote.sweep_status(args.id)
+        return r.model_dump_json(indent=2) if args.json else _sweep_text(r)
     fields: dict[str, Any] = {"measure": _measure(args), "noise": {"sigma2": args.sigma2}}
-    client: Any = Client(args.url) if args.url else LocalClient()
+    if args.command == "sweep":
+        client: Any = (
+            Client(args.url)
+            if args.url
+            else LocalClient(dask_scheduler=args.scheduler, dask_workers=args.workers)
+        )
+    else:
+        client = Client(args.url) if args.url else LocalClient()
     with client:
         if args.command == "density":
             if args.x is not None:
@@ -230,6 +288,9 @@ def _run(args: argparse.Namespace) -> str:
         elif args.command == "inverse":
             r = client.inverse(**fields, observed=args.observed)
             text = _table(["observed", "spike"], [(s.observed, s.spike) for s in r.spikes])
+        elif args.command == "sweep":
+            r = _sweep(client, fields, args)
+            text = _sweep_text(r)
         else:
             r = _simulate(client, fields, args)
             text = _simulation_text(r)
@@ -256,6 +317,64 @@ def _simulate(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> 
     if not bar.quiet:
         sys.stderr.write(f"simulating {args.trials} trial(s) on {args.url} ...\n")
     return client.simulate(**fields)
+
+
+def _sweep(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> Any:
+    fields["noise"] |= {"distribution": args.noise, "df": args.df, "density": args.density}
+    fields |= {"sizes": args.sizes, "trials": args.trials, "spikes": args.spikes, "seed": args.seed}
+    started = client.sweep(**fields)
+    if args.detach:
+        if not args.url:
+            raise InputError("--detach needs --url (a local sweep ends with this command)")
+        return started
+    bar = _Progress(args.quiet or args.json, "sweeping")
+    if not bar.quiet:
+        sys.stderr.write(f"sweep {started.id}: {started.progress.total} tasks\n")
+    try:
+        r = client.wait_sweep(started.id, progress=bar, poll=0.5)
+    except KeyboardInterrupt:
+        client.cancel_sweep(started.id)
+        sys.stderr.write(f"\ncancelled sweep {started.id}\n")
+        raise
+    if args.plot:
+        fmt = "svg" if str(args.plot).lower().endswith(".svg") else "png"
+        try:
+            Path(args.plot).write_bytes(client.sweep_plot(started.id, format=fmt))
+        except OSError as exc:
+            raise InputError(f"--plot: cannot write {args.plot}: {exc.strerror}") from exc
+    return r
+
+
+def _sweep_text(r: Any) -> str:
+    lines = [f"sweep {r.id}: {r.state}, {r.progress.done}/{r.progress.total} tasks, seed {r.seed}"]
+    if r.error:
+        lines.append(f"error: {r.error}")
+
+    def mean(m: Any) -> Any:
+        return None if m is None else m.mean
+
+    rows = [
+        (z.n, z.trials, mean(z.outlier_error), mean(z.edge_error), mean(z.kolmogorov))
+        for z in r.sizes
+    ]
+    if rows:
+        lines += ["", _table(["n", "trials", "outlier error", "edge error", "kolmogorov"], rows)]
+    fits = [
+        (name, f.rate, f.rate_stderr, f.reference)
+        for name, f in (
+            ("outlier error", r.fits.outlier_error),
+            ("edge error", r.fits.edge_error),
+            ("kolmogorov", r.fits.kolmogorov),
+        )
+        if f is not None
+    ]
+    if fits:
+        lines += [
+            "",
+            "rates: log error = a + rate log n",
+            _table(["metric", "rate", "stderr", "reference"], fits),
+        ]
+    return "\n".join(lines)
 
 
 def _simulation_text(r: Any) -> str:
@@ -313,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except httpx.HTTPError as exc:
         print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -1,7 +1,9 @@
 """Client SDK: ``Client`` and ``AsyncClient`` over httpx, and ``LocalClient`` without a server.
 
 All three have the same methods, one per endpoint: ``stieltjes``, ``density``,
-``support``, ``outliers``, ``inverse``, ``simulate``, ``plot`` (bytes), ``info``. Keyword arguments
+``support``, ``outliers``, ``inverse``, ``simulate``, ``plot`` (bytes), ``info``, and for
+sweeps ``sweep`` (start), ``sweep_status``, ``wait_sweep``, ``cancel_sweep`` and
+``sweep_plot``. Keyword arguments
 mirror the request fields; a plain dict or the pydantic request model works too, and
 a few conveniences are accepted: core measures (``rmtservice.Uniform(-1, 1)``) or
 dicts for ``measure``, a number for ``noise`` (its ``sigma2``), ``sigma2=`` instead
@@ -49,6 +51,7 @@ _ENDPOINTS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "simulate": ("/v1/simulate", schemas.SimulateRequest, schemas.SimulateResponse),
 }
 _PLOT = ("/v1/plot", schemas.PlotRequest)
+_FINAL = ("done", "failed", "cancelled")
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -270,6 +273,49 @@ class Client(_Base):
         """Version and limits (``GET /v1/info``)."""
         return schemas.InfoResponse.model_validate_json(self._send("GET", "/v1/info").content)
 
+    # ------------------------------------------------------------------ sweeps
+    def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
+        """Start a sweep over n (``POST /v1/sweeps``); returns at once, state queued."""
+        req = _validated(schemas.SweepRequest, request, fields)
+        response = self._send("POST", "/v1/sweeps", _dump(req))
+        return schemas.SweepResponse.model_validate_json(response.content)
+
+    def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
+        """State, progress and results so far (``GET /v1/sweeps/{id}``)."""
+        path = f"/v1/sweeps/{sweep_id}" + ("?trials=true" if trials else "")
+        return schemas.SweepResponse.model_validate_json(self._send("GET", path).content)
+
+    def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
+        """Stop what has not run; keep what has (``POST /v1/sweeps/{id}/cancel``)."""
+        response = self._send("POST", f"/v1/sweeps/{sweep_id}/cancel")
+        return schemas.SweepResponse.model_validate_json(response.content)
+
+    def sweep_plot(self, sweep_id: str, *, format: str = "png") -> bytes:
+        """PNG or SVG bytes of the sweep's errors against n."""
+        return self._send("GET", f"/v1/sweeps/{sweep_id}/plot?format={format}").content
+
+    def wait_sweep(
+        self,
+        sweep_id: str,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        trials: bool = False,
+    ) -> schemas.SweepResponse:
+        """Poll until the sweep ends; ``progress(done, total)`` at each poll.
+        ``TimeoutError`` after ``timeout`` seconds (the sweep goes on)."""
+        start = time.monotonic()
+        while True:
+            status = self.sweep_status(sweep_id, trials=trials)
+            if progress is not None:
+                progress(status.progress.done, status.progress.total)
+            if status.state in _FINAL:
+                return status
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise TimeoutError(f"sweep {sweep_id} still {status.state} after {timeout} s")
+            time.sleep(poll)
+
 
 class AsyncClient(_Base):
     """Asynchronous client with the same methods as :class:`Client` (awaitable)."""
@@ -356,6 +402,50 @@ class AsyncClient(_Base):
         response = await self._send("GET", "/v1/info")
         return schemas.InfoResponse.model_validate_json(response.content)
 
+    # ------------------------------------------------------------------ sweeps
+    async def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
+        """Start a sweep over n (``POST /v1/sweeps``); returns at once, state queued."""
+        req = _validated(schemas.SweepRequest, request, fields)
+        response = await self._send("POST", "/v1/sweeps", _dump(req))
+        return schemas.SweepResponse.model_validate_json(response.content)
+
+    async def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
+        """State, progress and results so far (``GET /v1/sweeps/{id}``)."""
+        path = f"/v1/sweeps/{sweep_id}" + ("?trials=true" if trials else "")
+        response = await self._send("GET", path)
+        return schemas.SweepResponse.model_validate_json(response.content)
+
+    async def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
+        """Stop what has not run; keep what has (``POST /v1/sweeps/{id}/cancel``)."""
+        response = await self._send("POST", f"/v1/sweeps/{sweep_id}/cancel")
+        return schemas.SweepResponse.model_validate_json(response.content)
+
+    async def sweep_plot(self, sweep_id: str, *, format: str = "png") -> bytes:
+        """PNG or SVG bytes of the sweep's errors against n."""
+        response = await self._send("GET", f"/v1/sweeps/{sweep_id}/plot?format={format}")
+        return response.content
+
+    async def wait_sweep(
+        self,
+        sweep_id: str,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        trials: bool = False,
+    ) -> schemas.SweepResponse:
+        """Poll until the sweep ends; ``progress(done, total)`` at each poll."""
+        start = time.monotonic()
+        while True:
+            status = await self.sweep_status(sweep_id, trials=trials)
+            if progress is not None:
+                progress(status.progress.done, status.progress.total)
+            if status.state in _FINAL:
+                return status
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise TimeoutError(f"sweep {sweep_id} still {status.state} after {timeout} s")
+            await asyncio.sleep(poll)
+
 
 # --------------------------------------------------------------------------- local
 
@@ -405,11 +495,23 @@ def _core_problem(exc: RMTError) -> ServiceError:
 class LocalClient:
     """The same interface as :class:`Client`, computed in this process by the core.
 
-    ``deadline``: seconds allowed to one call (``None``: no limit).
+    ``deadline``: seconds allowed to one call (``None``: no limit). Sweeps run on Dask
+    (package ``distributed``): on the scheduler at ``dask_scheduler``, else on a
+    ``LocalCluster`` of ``dask_workers`` processes on 127.0.0.1, started at the first
+    sweep and stopped by :meth:`close`.
     """
 
-    def __init__(self, *, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        deadline: float | None = None,
+        dask_scheduler: str | None = None,
+        dask_workers: int = 2,
+    ) -> None:
         self.deadline = deadline
+        self.dask_scheduler = dask_scheduler
+        self.dask_workers = dask_workers
+        self._dask: tuple[Any, Any, Any] | None = None  # cluster, client, store
 
     def __enter__(self) -> LocalClient:
         return self
@@ -418,7 +520,13 @@ class LocalClient:
         self.close()
 
     def close(self) -> None:
-        """Nothing to release (for symmetry with :class:`Client`)."""
+        """Stop the local Dask cluster of sweeps, if one was started."""
+        if self._dask is not None:
+            cluster, client, _ = self._dask
+            self._dask = None
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
     def _call(self, name: str, request: Any, fields: dict[str, Any], **options: Any) -> Any:
         from rmtservice import deadline
@@ -480,4 +588,78 @@ class LocalClient:
             measure_kinds=list(schemas.MEASURE_KINDS),
             noise_distributions=list(rs.NOISE_LAWS),
             limits={},
+        )
+
+    # ------------------------------------------------------------------ sweeps
+    def _store(self) -> Any:
+        if self._dask is None:
+            from distributed import Client as DaskClient
+
+            from rmtservice.dask_sweeps import SweepStore, local_cluster
+
+            cluster: Any = None
+            if self.dask_scheduler is None:
+                cluster = local_cluster(self.dask_workers)
+            client = DaskClient(self.dask_scheduler or cluster, set_as_default=False)
+            self._dask = (cluster, client, SweepStore(client))
+        return self._dask[2]
+
+    def _sweep_call(self, fn: Callable[[Any], Any], *, trials: bool = False) -> Any:
+        from rmtservice.dask_sweeps import SweepNotFound, SweepsBusy
+
+        try:
+            return service.sweep_response(fn(self._store()), trials=trials)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
+        except SweepNotFound as exc:
+            raise ServiceError(
+                {"status": 404, "title": "Not found", "detail": f"no sweep {exc.args[0]!r}"}
+            ) from exc
+        except SweepsBusy as exc:
+            raise ServiceError({"status": 503, "title": "Overloaded", "detail": str(exc)}) from exc
+
+    def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
+        """Start a sweep over n on Dask; returns at once, state queued."""
+        req = _validated(schemas.SweepRequest, request, fields)
+        plan, echo = service.sweep_plan(req)
+        meta = {"request": echo.model_dump(mode="json")}
+        return self._sweep_call(lambda store: store.submit(plan, meta))
+
+    def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
+        """State, progress and results so far."""
+        return self._sweep_call(lambda store: store.status(sweep_id), trials=trials)
+
+    def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
+        """Stop what has not run; keep what has."""
+        return self._sweep_call(lambda store: store.cancel(sweep_id))
+
+    def sweep_plot(self, sweep_id: str, *, format: str = "png") -> bytes:
+        """PNG or SVG bytes of the sweep's errors against n, drawn here."""
+        from rmtservice.dask_sweeps import SweepNotFound
+
+        try:
+            status = self._store().status(sweep_id)
+        except SweepNotFound as exc:
+            raise ServiceError(
+                {"status": 404, "title": "Not found", "detail": f"no sweep {exc.args[0]!r}"}
+            ) from exc
+        return service.sweep_plot(status, fmt=format)
+
+    def wait_sweep(
+        self,
+        sweep_id: str,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        trials: bool = False,
+    ) -> schemas.SweepResponse:
+        """Poll until the sweep ends; ``progress(done, total)`` at each poll."""
+        return Client.wait_sweep(
+            self,  # type: ignore[arg-type]  # the same loop over this class's sweep_status
+            sweep_id,
+            poll=poll,
+            timeout=timeout,
+            progress=progress,
+            trials=trials,
         )

@@ -19,8 +19,9 @@ from rmtservice.density import boundary_values, grid, support
 from rmtservice.measures import Atoms, MarchenkoPastur, Measure, Mixture, Point, Semicircle, Uniform
 from rmtservice.outliers import OutlierReport, outliers
 from rmtservice.simulate import Simulation
+from rmtservice.sweep import SweepSummary
 
-__all__ = ["FORMATS", "describe", "render"]
+__all__ = ["FORMATS", "describe", "render", "render_sweep"]
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
@@ -95,6 +96,74 @@ def render(
         finally:
             plt.close(fig)
     return buf.getvalue()
+
+
+_SWEEP_PANELS = (
+    ("outlier_error", "outlier error  max |λ − φ(θ)|"),
+    ("edge_error", "edge error  |λ_edge − E|"),
+    ("kolmogorov", "Kolmogorov distance"),
+)
+
+
+def render_sweep(summary: SweepSummary, *, fmt: str = "png", title: str | None = None) -> bytes:
+    """Per-size means (± standard error) of the three errors of a sweep on log-log axes,
+    with the fitted rate and the reference rate; PNG or SVG bytes (about 1200 x 450)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
+        fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), dpi=100)
+        try:
+            for ax, (name, label) in zip(axes, _SWEEP_PANELS, strict=True):
+                _sweep_panel(ax, summary, name, label)
+            fig.suptitle(title or "Monte Carlo sweep over n", fontsize=12)
+            fig.tight_layout()
+            buf = io.BytesIO()
+            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+            fig.savefig(buf, format=fmt, metadata=meta)
+        finally:
+            plt.close(fig)
+    return buf.getvalue()
+
+
+def _sweep_panel(ax: Any, summary: SweepSummary, name: str, label: str) -> None:
+    rows = [(z.n, m) for z in summary.sizes if (m := z.metrics[name]) is not None and m.mean > 0]
+    ax.set_title(label, fontsize=10)
+    ax.set_xlabel("n")
+    ax.grid(alpha=0.25, which="both")
+    if not rows:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        return
+    n = np.array([r[0] for r in rows], dtype=float)
+    mean = np.array([r[1].mean for r in rows])
+    err = np.array([r[1].stderr for r in rows])
+    ax.errorbar(n, mean, yerr=np.minimum(err, 0.95 * mean), fmt="o", color="#1f4e79", capsize=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    fit = summary.fits[name]
+    if fit is None:
+        return
+    xs = np.geomspace(n[0], n[-1], 50)
+    se = f" ± {fit.rate_stderr:.2f}" if fit.rate_stderr is not None else ""
+    ax.plot(
+        xs,
+        np.exp(fit.intercept) * xs**fit.rate,
+        "--",
+        color="#c0392b",
+        label=f"fit: n^{fit.rate:.2f}{se}",
+    )
+    mid = float(np.exp(np.mean(np.log(n))))
+    anchor = float(np.exp(fit.intercept) * mid**fit.rate)
+    ax.plot(
+        xs,
+        anchor * (xs / mid) ** fit.reference,
+        ":",
+        color="#555555",
+        label=f"reference n^{fit.reference:.2f}",
+    )
+    ax.legend(fontsize=8, frameon=False)
 
 
 def _draw(ax: Any, panel: _Panel, report: OutlierReport, simulation: Simulation | None) -> None:

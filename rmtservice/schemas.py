@@ -40,6 +40,7 @@ __all__ = [
     "MatrixMeasure",
     "Measure",
     "MeasureModel",
+    "MetricSummary",
     "MixtureComponent",
     "MixtureMeasure",
     "Noise",
@@ -53,6 +54,7 @@ __all__ = [
     "Problem",
     "ProblemFieldError",
     "ProblemTypeInfo",
+    "RateFitItem",
     "ReadyResponse",
     "SemicircleMeasure",
     "SimulateRequest",
@@ -63,6 +65,12 @@ __all__ = [
     "SupportComponent",
     "SupportRequest",
     "SupportResponse",
+    "SweepFits",
+    "SweepProgress",
+    "SweepRequest",
+    "SweepResponse",
+    "SweepSize",
+    "SweepTrial",
     "Thresholds",
     "UniformMeasure",
     "UpperHalfPlane",
@@ -774,6 +782,128 @@ class PlotRequest(_LimitRequest):
                 f"{len(self.spikes)} spikes do not fit in a matrix of size {self.simulate.n}"
             )
         return self
+
+
+class SweepRequest(_LimitRequest):
+    """A Monte Carlo sweep over the matrix size: ``trials`` draws of ``H + W`` for each
+    size in ``sizes``, each ``(n, trial)`` a task on Dask, summarised per size with the
+    fitted convergence rate of each error."""
+
+    sizes: list[int] = Field(
+        min_length=1,
+        max_length=64,
+        description="matrix sizes n, increasing and distinct (e.g. 200, 400, ..., 3000)",
+    )
+    trials: int = Field(4, ge=1, description="draws of W per size")
+    spikes: list[float] = Field(
+        default_factory=list, description="eigenvalues of H that replace its extreme atoms"
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="the sweep's seed: each task's seed is a function of it, n and the "
+        "trial, so results do not depend on scheduling; without one, one is drawn",
+    )
+
+    @model_validator(mode="after")
+    def _plan(self) -> Self:
+        if any(n < 2 for n in self.sizes):
+            raise ValueError("sizes must be >= 2")
+        if any(b <= a for a, b in zip(self.sizes, self.sizes[1:], strict=False)):
+            raise ValueError("sizes must be increasing and distinct")
+        if len(self.spikes) >= self.sizes[0]:
+            raise ValueError(f"{len(self.spikes)} spikes need every size above {len(self.spikes)}")
+        if isinstance(self.measure, MatrixMeasure):
+            raise ValueError("a sweep needs a law of H, not one matrix (its size is fixed)")
+        return self
+
+
+class SweepProgress(_Response):
+    """Tasks finished, failed, and in all."""
+
+    done: int
+    failed: int
+    total: int
+
+
+class MetricSummary(_Response):
+    """A metric over the trials of one size: mean, standard deviation, standard error."""
+
+    mean: MaybeFloat
+    std: MaybeFloat
+    stderr: MaybeFloat
+    count: int
+
+
+class SweepSize(_Response):
+    """Per-size statistics of the trials finished so far."""
+
+    n: int
+    trials: int
+    outlier_error: MetricSummary | None = Field(
+        description="max over separated spikes of |eigenvalue - phi(spike)| (null: none)"
+    )
+    edge_error: MetricSummary | None = Field(
+        description="|largest non-outlier eigenvalue - right edge of supp mu|"
+    )
+    kolmogorov: MetricSummary | None = Field(description="sup |ESD - F_mu| of each spectrum")
+    edge_bias: MaybeFloat = Field(description="mean signed (eigenvalue - edge)")
+    seconds: MaybeFloat = Field(description="compute time of these trials, summed")
+
+
+class RateFitItem(_Response):
+    """``log mean = intercept + rate log n``, least squares over the sizes."""
+
+    rate: MaybeFloat
+    intercept: MaybeFloat
+    rate_stderr: MaybeFloat = Field(description="standard error of the rate (3+ sizes)")
+    sizes: int = Field(description="sizes in the fit")
+    reference: float = Field(description="the rate the theory leads one to expect")
+
+
+class SweepTrial(_Response):
+    """One task's result: replay it with POST /v1/simulate, this seed and n, trials 1."""
+
+    n: int
+    trial: int
+    seed: int
+    observed: list[MaybeFloat]
+    predicted: list[MaybeFloat]
+    outlier_error: MaybeFloat
+    edge_observed: MaybeFloat
+    edge_predicted: MaybeFloat
+    edge_error: MaybeFloat
+    kolmogorov: MaybeFloat
+    seconds: MaybeFloat
+
+
+class SweepFits(_Response):
+    """The fitted convergence rate of each metric (null: fewer than two sizes)."""
+
+    outlier_error: RateFitItem | None
+    edge_error: RateFitItem | None
+    kolmogorov: RateFitItem | None
+
+
+class SweepResponse(_Response):
+    """A sweep's state, progress, and the statistics of the tasks finished so far."""
+
+    id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: SweepProgress
+    created: str = Field(description="RFC 3339 time the sweep was submitted")
+    finished: str | None = Field(description="RFC 3339 time it ended (null: not yet)")
+    seed: int
+    error: str | None = Field(None, description="why a failed sweep failed")
+    request: dict[str, Any] = Field(
+        description="the request as submitted (a SweepRequest), its seed filled in"
+    )
+    sizes: list[SweepSize]
+    fits: SweepFits
+    trials: list[SweepTrial] | None = Field(
+        None, description="every finished task (with ?trials=true)"
+    )
 
 
 # ---------------------------------------------------------------------- operations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +32,12 @@ from rmtservice.schemas import (
     StieltjesResponse,
     SupportRequest,
     SupportResponse,
+    SweepRequest,
+    SweepResponse,
 )
 
 __all__ = [
+    "SWEEP_METRICS",
     "density",
     "inverse",
     "outliers",
@@ -41,6 +45,9 @@ __all__ = [
     "simulate",
     "stieltjes",
     "support",
+    "sweep_plan",
+    "sweep_plot",
+    "sweep_response",
     "warm_up",
 ]
 
@@ -205,3 +212,93 @@ def warm_up(_: object = None) -> None:
     measure = rs.from_matrix([[0.0, 1.0], [1.0, 0.0]])
     rs.density(measure, 1.0, [0.0])
     rs.simulate(measure, 1.0, 2, spikes=[3.0], seed=0, top=1)
+
+
+SWEEP_METRICS = ("outlier_error", "edge_error", "kolmogorov")
+
+
+def sweep_plan(req: SweepRequest) -> tuple[Any, SweepRequest]:
+    """The core plan of a sweep, and the request with its seed filled in (the echo)."""
+    from rmtservice.dask_sweeps import SweepPlan
+
+    seed = secrets.randbelow(MAX_SEED + 1) if req.seed is None else req.seed
+    noise = req.noise
+    plan = SweepPlan(
+        measure=req.measure.to_measure(),
+        sigma2=noise.sigma2,
+        sizes=list(req.sizes),
+        trials=req.trials,
+        seed=seed,
+        spikes=tuple(req.spikes),
+        noise=noise.distribution,
+        df=noise.df,
+        density=noise.density,
+    )
+    return plan, req.model_copy(update={"seed": seed})
+
+
+def sweep_response(status: Any, *, trials: bool = False) -> SweepResponse:
+    """A :class:`~rmtservice.dask_sweeps.SweepStatus` as the wire model."""
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from rmtservice.sweep import summarize
+
+    def when(t: float | None) -> str | None:
+        return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+    summary = summarize(status.results)
+    request = SweepRequest.model_validate(status.meta["request"])
+    sizes = [
+        {
+            "n": z.n,
+            "trials": z.trials,
+            **{k: None if v is None else asdict(v) for k, v in z.metrics.items()},
+            "edge_bias": z.edge_bias,
+            "seconds": z.seconds,
+        }
+        for z in summary.sizes
+    ]
+    fits = {k: None if v is None else asdict(v) for k, v in summary.fits.items()}
+    rows = [asdict(r) for r in status.results] if trials else None
+    return SweepResponse.model_validate(
+        _finite(
+            {
+                "id": status.id,
+                "state": status.state,
+                "progress": {"done": status.done, "failed": status.failed, "total": status.total},
+                "created": when(status.created),
+                "finished": when(status.finished),
+                "seed": request.seed,
+                "error": status.error,
+                "request": request.model_dump(mode="json"),
+                "sizes": sizes,
+                "fits": fits,
+                "trials": rows,
+            }
+        )
+    )
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinity to None, all the way down (they never go on the wire)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def sweep_plot(status: Any, fmt: str = "png") -> bytes:
+    """The picture of GET /v1/sweeps/{id}/plot: per-size errors, fitted rates."""
+    from rmtservice.plot import describe, render_sweep
+    from rmtservice.sweep import summarize
+
+    req = SweepRequest.model_validate(status.meta["request"])
+    title = (
+        f"{describe(req.measure.to_measure())},  σ² = {req.noise.sigma2:g},  "
+        f"{req.trials} trial(s) per n  ({status.state}, {status.done}/{status.total} tasks)"
+    )
+    return render_sweep(summarize(status.results), fmt=fmt, title=title)

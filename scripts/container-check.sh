@@ -169,6 +169,37 @@ print(f"container-check: /v1/density at 0 = {density:.10f} (1/pi)", file=sys.std
 EOF
 }
 
+# A small sweep on the image's own local Dask cluster (shared by its gunicorn workers
+# through RMT_DASK_LOCAL_PORT): started, polled until done, whichever worker answers.
+check_sweep() {
+    python3 - "$1" <<'EOF'
+import json, sys, time, urllib.request
+
+def call(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        sys.argv[1] + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+body = {"measure": {"kind": "uniform", "low": -1, "high": 1}, "noise": {"sigma2": 1},
+        "sizes": [40, 80], "trials": 2, "spikes": [3], "seed": 1}
+sweep = call("/v1/sweeps", body)
+deadline = time.monotonic() + 120
+while sweep["state"] not in ("done", "failed", "cancelled"):
+    if time.monotonic() > deadline:
+        sys.exit(f"the sweep is still {sweep['state']} after 120 s")
+    time.sleep(0.5)
+    sweep = call(f"/v1/sweeps/{sweep['id']}")
+if sweep["state"] != "done" or sweep["progress"]["done"] != 4:
+    sys.exit(f"sweep: {sweep['state']} {sweep['progress']} {sweep.get('error')}")
+for _ in range(6):  # every gunicorn worker knows it
+    assert call(f"/v1/sweeps/{sweep['id']}")["state"] == "done"
+print(f"container-check: sweep done, {sweep['progress']['done']} tasks", file=sys.stderr)
+EOF
+}
+
 begin "podman and runc"
 install_missing podman runc
 PODMAN=(podman)
@@ -213,6 +244,9 @@ done
 
 begin "check /v1/density"
 check_density "$url"
+
+begin "check /v1/sweeps"
+check_sweep "$url"
 
 begin "check HEALTHCHECK and user"
 quiet "${PODMAN[@]}" healthcheck run "$container" >/dev/null

@@ -7,6 +7,8 @@ response schemas.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -40,6 +42,11 @@ APP = create_app(
         max_z_points=400,
         max_spikes=50,
         deadline_seconds=5.0,
+        # sweeps: one local Dask worker, tiny sweeps
+        dask_workers=1,
+        max_sweep_n=60,
+        max_sweep_tasks=6,
+        max_active_sweeps=2,
     )
 )
 APP.state.ready = True  # the schema's own client runs no lifespan; threads need no warm-up
@@ -50,6 +57,13 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_sweeps() -> Iterator[None]:
+    """The local Dask cluster that generated sweeps started goes with this module."""
+    yield
+    APP.state.sweeps.close()
 
 
 @schema.parametrize()

@@ -1,0 +1,272 @@
+"""Sweeps on Dask distributed: every ``(n, trial)`` a task, the state in the scheduler.
+
+A :class:`SweepStore` wraps a ``distributed.Client``. :meth:`~SweepStore.submit`
+sends one task per ``(n, trial)`` (:func:`rmtservice.sweep.sweep_trial`, keys
+``rmt-sweep-<id>-<n>-<trial>``) and publishes a dataset ``rmt-sweep-<id>`` in the
+scheduler holding the plan and the task futures. Published datasets keep their
+futures alive in the scheduler, whichever client made them: any process connected to
+the same scheduler (another replica of the service, the same one after a restart, the
+CLI) reads the sweep's status and partial results, and cancels it. Once every task has
+finished, failed, or the sweep was cancelled, the dataset is replaced by one holding
+the plain results (the futures released, the workers' memory freed); finished sweeps
+are forgotten ``ttl`` seconds after they end.
+
+A sweep lives as long as its scheduler: a ``LocalCluster`` inside a server process
+goes with that process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rmtservice.errors import InvalidParameter
+from rmtservice.measures import Measure
+from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
+
+__all__ = ["SweepNotFound", "SweepPlan", "SweepStatus", "SweepStore", "SweepsBusy", "local_cluster"]
+
+PREFIX = "rmt-sweep-"
+State = Literal["queued", "running", "done", "failed", "cancelled"]
+FINAL = ("done", "failed", "cancelled")
+
+
+class SweepsBusy(Exception):
+    """As many sweeps as allowed are queued or running already."""
+
+
+class SweepNotFound(KeyError):
+    """No sweep of that id in the scheduler (never made, expired, or the scheduler
+    restarted)."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What to run: the law, the noise, the sizes, trials per size, spikes and seed."""
+
+    measure: Measure
+    sigma2: float
+    sizes: list[int]
+    trials: int
+    seed: int
+    spikes: tuple[float, ...] = ()
+    noise: str = "gaussian"
+    df: float | None = None
+    density: float | None = None
+
+    def tasks(self) -> list[tuple[int, int]]:
+        return [(n, t) for n in self.sizes for t in range(self.trials)]
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    id: str
+    state: State
+    done: int
+    failed: int
+    total: int
+    created: float
+    finished: float | None
+    results: list[TrialStats]
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _task_states(keys: list[str], dask_scheduler: Any = None) -> dict[str, tuple[str, str | None]]:
+    """Run in the scheduler (which passes itself as ``dask_scheduler``): each key's
+    state and, when erred, its exception text."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for k in keys:
+        ts = dask_scheduler.tasks.get(k)
+        if ts is None:
+            out[k] = ("forgotten", None)
+            continue
+        blame = getattr(ts, "exception_blame", None) or ts
+        out[k] = (ts.state, getattr(blame, "exception_text", None) or None)
+    return out
+
+
+class SweepStore:
+    """Submit, inspect and cancel sweeps through one ``distributed.Client``."""
+
+    def __init__(self, client: Any, *, ttl: float = 86_400.0, max_active: int = 8) -> None:
+        self.client = client
+        self.ttl = ttl
+        self.max_active = max_active
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- submit
+    def submit(self, plan: SweepPlan, meta: dict[str, Any] | None = None) -> SweepStatus:
+        check_trial_inputs(plan.sigma2, plan.noise, plan.df, plan.density)
+        sizes = check_plan(plan.sizes, plan.trials, plan.spikes)
+        if sizes != list(plan.sizes):
+            raise InvalidParameter("sizes must be increasing and distinct", field="sizes")
+        self.purge()
+        active = sum(1 for r in self._records() if r["state"] not in FINAL)
+        if active >= self.max_active:
+            raise SweepsBusy(
+                f"{active} sweeps are queued or running, the most allowed at once is "
+                f"{self.max_active}; retry when one has ended"
+            )
+        sid = uuid.uuid4().hex
+        c = self.client
+        measure = c.submit(_identity, plan.measure, key=f"{PREFIX}{sid}-measure", pure=False)
+        futures = [
+            c.submit(
+                sweep_trial,
+                measure,
+                plan.sigma2,
+                n,
+                t,
+                seed=plan.seed,
+                spikes=plan.spikes,
+                noise=plan.noise,
+                df=plan.df,
+                density=plan.density,
+                key=f"{PREFIX}{sid}-{n}-{t}",
+                pure=False,
+                # small sizes first: partial results come early for every n
+                priority=-n,
+                retries=1,
+            )
+            for n, t in plan.tasks()
+        ]
+        record = {
+            "id": sid,
+            "state": "queued",
+            "created": time.time(),
+            "finished": None,
+            "meta": dict(meta or {}),
+            "total": len(futures),
+            "futures": futures,
+            "measure": measure,
+            "results": [],
+            "error": None,
+            "failed": 0,
+        }
+        c.publish_dataset(**{PREFIX + sid: record})
+        return self._status(record, [], 0)
+
+    # -------------------------------------------------------------- read
+    def status(self, sid: str) -> SweepStatus:
+        """State, progress and the results of the tasks finished so far."""
+        record = self._get(sid)
+        if record["state"] in FINAL:
+            return self._status(record, record["results"], int(record["failed"]))
+        states, results = self._snapshot(record)
+        kinds = [s for s, _ in states.values()]
+        if all(s == "memory" for s in kinds):
+            return self._finish(record, "done", None)
+        if any(s in ("erred", "forgotten") for s in kinds):
+            errors = [e for s, e in states.values() if s == "erred" and e]
+            why = errors[0][:300] if errors else "the scheduler lost the sweep's tasks"
+            return self._finish(record, "failed", f"a task failed: {why}")
+        running = any(s in ("processing", "memory") for s in kinds)
+        return self._status({**record, "state": "running" if running else "queued"}, results, 0)
+
+    def cancel(self, sid: str) -> SweepStatus:
+        record = self._get(sid)
+        if record["state"] in FINAL:
+            return self._status(record, record["results"], int(record["failed"]))
+        return self._finish(record, "cancelled", None)
+
+    def ids(self) -> list[str]:
+        return [name[len(PREFIX) :] for name in self.client.list_datasets() if _ours(name)]
+
+    def purge(self) -> None:
+        """Forget finished sweeps older than ``ttl`` seconds."""
+        now = time.time()
+        for record in self._records():
+            if record["state"] in FINAL and now - (record["finished"] or now) > self.ttl:
+                self.client.unpublish_dataset(PREFIX + record["id"])
+
+    # -------------------------------------------------------------- helpers
+    def _records(self) -> list[dict[str, Any]]:
+        out = []
+        for sid in self.ids():
+            try:
+                out.append(self._get(sid))
+            except SweepNotFound:
+                continue  # removed in the meantime by another process
+        return out
+
+    def _get(self, sid: str) -> dict[str, Any]:
+        if not sid or any(ch not in "0123456789abcdef" for ch in sid) or len(sid) != 32:
+            raise SweepNotFound(sid)
+        try:
+            record: dict[str, Any] = self.client.get_dataset(PREFIX + sid)
+        except KeyError as exc:
+            raise SweepNotFound(sid) from exc
+        return record
+
+    def _snapshot(
+        self, record: dict[str, Any]
+    ) -> tuple[dict[str, tuple[str, str | None]], list[TrialStats]]:
+        futures = record["futures"]
+        states = self.client.run_on_scheduler(_task_states, [f.key for f in futures])
+        ready = [f for f in futures if states[f.key][0] == "memory"]
+        results = self.client.gather(ready, errors="skip") if ready else []
+        return states, results
+
+    def _finish(self, record: dict[str, Any], state: State, error: str | None) -> SweepStatus:
+        """Replace the futures by their results (what finished) and release the rest."""
+        with self._lock:
+            states, results = self._snapshot(record)
+            failed = sum(1 for s, _ in states.values() if s == "erred")
+            final = {
+                **record,
+                "state": state,
+                "finished": time.time(),
+                "futures": [],
+                "measure": None,
+                "results": results,
+                "error": error,
+                "failed": failed,
+            }
+            # override releases the published futures; cancel stops what still runs
+            self.client.publish_dataset(override=True, **{PREFIX + record["id"]: final})
+            if state != "done":
+                rest = [f for f in record["futures"] if states[f.key][0] != "memory"]
+                self.client.cancel(rest, force=True)
+            return self._status(final, results, failed)
+
+    @staticmethod
+    def _status(record: dict[str, Any], results: list[TrialStats], failed: int) -> SweepStatus:
+        return SweepStatus(
+            id=record["id"],
+            state=record["state"],
+            done=len(results),
+            failed=failed,
+            total=int(record["total"]),
+            created=float(record["created"]),
+            finished=record["finished"],
+            results=sorted(results, key=lambda r: (r.n, r.trial)),
+            meta=record["meta"],
+            error=record["error"],
+        )
+
+
+def _ours(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+def local_cluster(workers: int, *, port: int = 0) -> Any:
+    """A ``LocalCluster`` on 127.0.0.1: ``workers`` processes of one thread each (one
+    BLAS thread: trials in parallel rather than threads inside LAPACK), no dashboard."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        scheduler_port=port,
+        dashboard_address="127.0.0.1:0",
+    )
