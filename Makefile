@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium test-fast openapi clients test-clients bench bench-sim lint container-check install clean
+.PHONY: serve test chromium nginx test-fast openapi clients test-clients bench bench-sim lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
 
-test: $(STAMP) chromium
+# Debian nginx for the proxy tests of deploy/nginx.conf (tests/deploy), installed when missing
+# and root. The tests run their own nginx: a system one the package may start is stopped.
+nginx:
+	@if [ ! -x /usr/sbin/nginx ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx \
+		&& { /usr/sbin/nginx -s stop 2>/dev/null || true; }; fi
+
+test: $(STAMP) chromium nginx
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -1,0 +1,1 @@
+"""Deployment: deploy/compose.yaml, deploy/nginx.conf and deploy/k8s, checked offline."""

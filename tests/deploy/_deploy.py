@@ -1,0 +1,89 @@
+"""The deployment files, read: Compose, nginx directives, Kubernetes manifests, the
+image's command, and the check of ``RMT_*`` variables against :class:`Settings`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.settings import Settings
+from tests._server import ROOT
+
+DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "compose.yaml"
+NGINX_CONF = DEPLOY / "nginx.conf"
+K8S = DEPLOY / "k8s"
+
+#: read by the Monte Carlo sweeps (issue 8), which another branch adds to Settings
+SWEEP_VARIABLES = frozenset({"RMT_DASK_SCHEDULER"})
+DASK_SCHEDULER = "tcp://dask-scheduler:8786"
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def compose() -> dict[str, Any]:
+    """deploy/compose.yaml with its anchors and merge keys resolved."""
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def manifests(path: Path) -> list[dict[str, Any]]:
+    """The Kubernetes objects of one YAML file (several documents allowed)."""
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def image_command() -> list[str]:
+    """The Dockerfile's CMD (exec form), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    commands = [line[4:] for line in text.splitlines() if line.startswith("CMD ")]
+    command: list[str] = json.loads(commands[-1])
+    return command
+
+
+def image_port() -> int:
+    """The port the image's gunicorn binds (``--bind 0.0.0.0:PORT``)."""
+    command = image_command()
+    return int(command[command.index("--bind") + 1].rpartition(":")[2])
+
+
+def nginx_directives(name: str, text: str | None = None) -> list[str]:
+    """The arguments of every one-line ``name ...;`` directive of deploy/nginx.conf."""
+    text = NGINX_CONF.read_text() if text is None else text
+    return re.findall(rf"^\s*{re.escape(name)}\s+(.*?);\s*$", text, flags=re.MULTILINE)
+
+
+def nginx_directive(name: str) -> str:
+    (value,) = nginx_directives(name)
+    return value
+
+
+def nginx_size(value: str) -> int:
+    """Bytes of an nginx size (``4m``, ``16k``, ``1024``)."""
+    match = re.fullmatch(r"(\d+)([kmg]?)", value.lower())
+    assert match, f"not an nginx size: {value!r}"
+    return int(match[1]) * _SIZE_UNITS[match[2]]
+
+
+def nginx_seconds(value: str) -> float:
+    """Seconds of an nginx time (``10s``, ``1m``, ``500ms``; a bare number is seconds)."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)?", value)
+    assert match, f"not an nginx time: {value!r}"
+    return int(match[1]) * _TIME_UNITS[match[2] or "s"]
+
+
+def check_rmt_variables(env: Mapping[str, str]) -> None:
+    """Every ``RMT_*`` variable names a setting (or the sweeps' scheduler), and
+    :class:`Settings` accepts its value as the environment would give it."""
+    fields = {f"RMT_{name.upper()}": name for name in Settings.model_fields}
+    given = {key: str(value) for key, value in env.items() if key.startswith("RMT_")}
+    unknown = sorted(given.keys() - fields.keys() - SWEEP_VARIABLES)
+    assert not unknown, f"variables that no setting reads: {unknown}"
+    Settings(**{fields[key]: value for key, value in given.items() if key in fields})
+    for key in SWEEP_VARIABLES & given.keys():
+        assert given[key] == DASK_SCHEDULER, f"{key}={given[key]}"
