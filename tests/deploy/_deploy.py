@@ -19,8 +19,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 NGINX_CONF = DEPLOY / "nginx.conf"
 K8S = DEPLOY / "k8s"
 
-#: read by the Monte Carlo sweeps (issue 8), which another branch adds to Settings
-SWEEP_VARIABLES = frozenset({"RMT_DASK_SCHEDULER"})
+#: the Dask scheduler service every replica shares (sweeps' state lives there)
 DASK_SCHEDULER = "tcp://dask-scheduler:8786"
 
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -78,12 +77,11 @@ def nginx_seconds(value: str) -> float:
 
 
 def check_rmt_variables(env: Mapping[str, str]) -> None:
-    """Every ``RMT_*`` variable names a setting (or the sweeps' scheduler), and
-    :class:`Settings` accepts its value as the environment would give it."""
+    """Every ``RMT_*`` variable names a setting, :class:`Settings` accepts its value as
+    the environment would give it, and the replicas share the one Dask scheduler."""
     fields = {f"RMT_{name.upper()}": name for name in Settings.model_fields}
     given = {key: str(value) for key, value in env.items() if key.startswith("RMT_")}
-    unknown = sorted(given.keys() - fields.keys() - SWEEP_VARIABLES)
+    unknown = sorted(given.keys() - fields.keys())
     assert not unknown, f"variables that no setting reads: {unknown}"
-    Settings(**{fields[key]: value for key, value in given.items() if key in fields})
-    for key in SWEEP_VARIABLES & given.keys():
-        assert given[key] == DASK_SCHEDULER, f"{key}={given[key]}"
+    Settings(**{fields[key]: value for key, value in given.items()})
+    assert given.get("RMT_DASK_SCHEDULER") == DASK_SCHEDULER, given
