@@ -182,3 +182,14 @@ async def test_default_local_cluster_shared_through_a_fixed_port() -> None:
         assert (await a.get(f"/v1/sweeps/{sid}")).json()["state"] == "done"
     with socket.socket() as s:  # the cluster went with the app that started it
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_a_sweep_outlives_the_replica_that_started_it(cluster: Any) -> None:
+    """The replica that submitted stops (its Dask client closes) at once: the tasks go on
+    (the published dataset holds them) and a replica started afterwards reads them."""
+    address = cluster.scheduler_address
+    async with replica(dask_scheduler=address) as a:
+        sid = (await a.post("/v1/sweeps", json=BODY | {"sizes": [400, 800]})).json()["id"]
+    async with replica(dask_scheduler=address) as b:
+        out = await _wait(b, sid)
+    assert out["state"] == "done" and out["progress"] == {"done": 6, "failed": 0, "total": 6}
