@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx test-fast openapi clients test-clients bench bench-sim lint container-check install clean
+.PHONY: serve test chromium nginx test-fast openapi clients test-clients bench bench-sim bench-sweep lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ test-clients: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_density.py
 	$(PY) bench/bench_simulate.py
+
+bench-sweep: $(STAMP)
+	$(PY) bench/bench_sweep.py
 
 bench-sim: $(STAMP)
 	$(PY) bench/bench_simulate.py
