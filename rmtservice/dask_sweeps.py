@@ -164,6 +164,11 @@ class SweepStore:
         kinds = [s for s, _ in states.values()]
         if all(s == "memory" for s in kinds):
             return self._finish(record, "done", None)
+        if "forgotten" in kinds:
+            # another process may have just ended it (its results moved into the dataset)
+            fresh = self._get(sid)
+            if fresh["state"] in FINAL:
+                return self._status(fresh, fresh["results"], int(fresh["failed"]))
         if any(s in ("erred", "forgotten") for s in kinds):
             errors = [e for s, e in states.values() if s == "erred" and e]
             why = errors[0][:300] if errors else "the scheduler lost the sweep's tasks"
