@@ -68,7 +68,7 @@ def main() -> None:
         start = time.perf_counter()
         sid = store.submit(plan).id
         while (status := store.status(sid)).state not in ("done", "failed", "cancelled"):
-            time.sleep(0.05)
+            time.sleep(0.2)
         distributed = time.perf_counter() - start
     finally:
         client.close()
