@@ -261,8 +261,8 @@ class AtomSums:
         return out
 
     def _direct(self, z: NDArray[Any], order: int) -> NDArray[Any]:
-        """The sums over all atoms, in the dtype of ``z`` (real for real ``z``: the same
-        numbers as complex arithmetic with a zero imaginary part, several times faster)."""
+        """The sums over all atoms, in the dtype of ``z`` (real for real ``z``: complex
+        arithmetic with a zero imaginary part, to rounding, several times faster)."""
         out = np.empty((order + 1, z.size), dtype=np.result_type(z.dtype, np.float64))
         step = max(1, (1 << 20) // max(self.t.size, 1))
         for s in range(0, z.size, step):
