@@ -15,6 +15,19 @@ Either way the job runs inside ``rmtservice.deadline.limit(settings.deadline_sec
 *in the worker* (the deadline is a context variable there); the core's
 ``deadline.check()`` then raises ``DeadlineExceeded`` (503 with Retry-After). The
 deadline starts when a worker picks the job up.
+
+Computations that start from a prepared limit (density, support, outliers, inverse:
+``cached=True``) get the :class:`~app.cache.SupportCache` of the process they run in:
+the server's own (inline and thread jobs) or each worker process's (made by its
+initializer, with the same settings).
+
+A request whose estimated cost (:func:`app.limits.cost`) is at most
+``settings.inline_max_cost`` skips the pool: it runs at once in the server process, in
+the event loop's thread, under the same deadline, with the same error mapping. Such a
+request takes about a millisecond of numerics, less than the pool's round trip
+(pickling, two process switches, a thread hop) costs on its own; it holds the event loop
+for that long, and ``/healthz`` with it, which the threshold bounds. It takes no worker
+token and does not queue: a pool full of heavy jobs does not hold up small requests.
 """
 
 from __future__ import annotations
@@ -30,7 +43,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -39,11 +53,12 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from app import limits
+from app.cache import SupportCache
 from app.memory import MemoryBudget
 from app.metrics import Metrics
 from app.problems import Overloaded
 from app.settings import Settings
-from rmtservice import deadline
+from rmtservice import deadline, service
 
 __all__ = ["Compute", "Job", "RequestContext", "context_of", "job"]
 
@@ -91,12 +106,30 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)  # the server was killed: do not linger as an orphan
 
 
-def _init_worker() -> None:
+#: a worker process's own cache of prepared limits (set by its initializer)
+_worker_cache: SupportCache | None = None
+
+
+def _init_worker(cache_size: int, cache_atoms: int) -> None:
+    global _worker_cache
     # Ctrl-C reaches the whole process group; the server, not each worker, handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # On a busy machine the scheduler should prefer the server process: it answers probes.
     os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _worker_cache = SupportCache(cache_size, cache_atoms)
+
+
+@dataclass(frozen=True)
+class _WithWorkerCache:
+    """``fn(req, prepare=<the cache of the worker process it runs in>)``; picklable (by
+    reference to ``fn``), where a cache would be copied into every job."""
+
+    fn: Callable[..., Any]
+
+    def __call__(self, req: Any) -> Any:
+        cache = _worker_cache
+        return self.fn(req, prepare=service.prepare if cache is None else cache)
 
 
 class Compute:
@@ -107,6 +140,7 @@ class Compute:
         self.metrics = metrics
         self.limiter = anyio.CapacityLimiter(settings.workers)
         self.memory = MemoryBudget(settings.memory_budget_bytes, settings.retry_after_seconds)
+        self.cache = SupportCache(settings.support_cache_size, settings.support_cache_atoms)
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -128,6 +162,7 @@ class Compute:
                 # spawn, not fork: the server process has threads
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
+                initargs=(self.settings.support_cache_size, self.settings.support_cache_atoms),
             )
         return self._pool
 
@@ -169,8 +204,29 @@ class Compute:
                 headers={"Retry-After": str(self.settings.retry_after_seconds)},
             ) from None
 
-    async def run(self, fn: Callable[[Req], Res], req: Req, context: RequestContext) -> Res:
+    def _cached(self, fn: Callable[..., Res], *, here: bool) -> Callable[[Req], Res]:
+        """``fn`` given the cache of the process where it will run."""
+        return partial(fn, prepare=self.cache) if here else _WithWorkerCache(fn)
+
+    def run_inline(
+        self, fn: Callable[[Req], Res], req: Req, context: RequestContext, *, cached: bool = False
+    ) -> Res:
+        """``fn(req)`` here and now, under the deadline; compute time is recorded."""
+        start = time.perf_counter()
+        if cached:
+            fn = self._cached(fn, here=True)
+        try:
+            return _run_with_deadline(fn, req, self.settings.deadline_seconds)
+        finally:
+            context.compute_seconds += time.perf_counter() - start
+            self.metrics.computed(context.route, context.compute_seconds)
+
+    async def run(
+        self, fn: Callable[[Req], Res], req: Req, context: RequestContext, *, cached: bool = False
+    ) -> Res:
         """``fn(req)`` in a worker under the deadline; compute time is recorded."""
+        if cached:
+            fn = self._cached(fn, here=self.settings.executor == "thread")
         if self.full:
             raise Overloaded(
                 f"{self.waiting} computations are already waiting for a worker",
@@ -196,13 +252,22 @@ class Job:
     settings: Settings
     context: RequestContext
 
-    async def __call__(self, fn: Callable[[Req], Res], req: Req) -> Res:
+    async def __call__(self, fn: Callable[..., Res], req: Req, *, cached: bool = False) -> Res:
+        """``fn(req)``; with ``cached``, ``fn`` takes ``prepare=`` (a support cache)."""
         limits.check(req, self.settings)
+        if self.inline(req):
+            return self.compute.run_inline(fn, req, self.context, cached=cached)
         with self.compute.memory.reserve(limits.memory_needed(req, self.settings)):
-            return await self.compute.run(fn, req, self.context)
+            return await self.compute.run(fn, req, self.context, cached=cached)
+
+    def inline(self, req: BaseModel) -> bool:
+        """Whether ``req`` is small enough to skip the pool (``inline_max_cost``)."""
+        estimate = limits.cost(req)
+        return estimate is not None and estimate <= self.settings.inline_max_cost
 
 
-def _job(request: Request) -> Job:
+async def _job(request: Request) -> Job:
+    # a coroutine: FastAPI would run a plain function in its thread pool (a thread hop)
     context = context_of(request)
     route = request.scope.get("route")
     context.route = getattr(route, "path", context.route)

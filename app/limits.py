@@ -21,9 +21,11 @@ from rmtservice.schemas import (
     PlotRequest,
     SimulateRequest,
     StieltjesRequest,
+    SupportRequest,
 )
+from rmtservice.service import PUSHFORWARD_POINTS
 
-__all__ = ["check", "memory_needed"]
+__all__ = ["check", "cost", "memory_needed"]
 
 
 def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> None:
@@ -95,6 +97,51 @@ def _simulation(req: BaseModel, settings: Settings) -> None:
         _at_most(
             "grid.num", req.grid.num, settings.max_grid_points, "point count", "max_grid_points"
         )
+
+
+# ------------------------------------------------------------------- cost
+
+
+#: per evaluation point, the fixed work of a solver step, in units of one atom's term
+POINT_OVERHEAD = 16
+
+
+def _evaluation_points(req: BaseModel) -> int | None:
+    """Points where the limit is evaluated (``None``: a simulation or a picture)."""
+    if isinstance(req, StieltjesRequest):
+        return len(req.z.re)
+    if isinstance(req, DensityRequest):
+        if req.x is not None:
+            return len(req.x)
+        return req.grid.num if req.grid is not None else req.grid_points
+    if isinstance(req, OutliersRequest):
+        density = 0
+        if req.spike_law is not None:
+            density = req.grid.num if req.grid is not None else PUSHFORWARD_POINTS
+        return len(req.spikes) + density
+    if isinstance(req, InverseRequest):
+        return len(req.observed)
+    if isinstance(req, SupportRequest):
+        return 0
+    return None
+
+
+def cost(req: BaseModel) -> int | None:
+    """A rough estimate of the work of ``req`` (sizes only): ``(atoms + 16) x (points +
+    atoms)``, the terms a few solver steps sum. Each of the ``points`` where the limit is
+    evaluated sums over every atom of nu (plus a fixed overhead per point), and the search
+    for the support can evaluate as many points as there are gaps between atoms. A
+    continuous law counts as one atom, a matrix as its rows, a spike law adds its own.
+    ``None`` for a simulation or a picture (never cheap enough to matter here)."""
+    points = _evaluation_points(req)
+    measure = getattr(req, "measure", None)
+    if points is None or not isinstance(measure, MeasureModel):
+        return None
+    atoms = measure.size
+    law = getattr(req, "spike_law", None)
+    if isinstance(law, MeasureModel):
+        atoms += law.size
+    return (atoms + POINT_OVERHEAD) * (points + atoms)
 
 
 # ----------------------------------------------------------------- memory

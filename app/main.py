@@ -88,6 +88,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Computations waiting for a worker.",
         lambda: compute.waiting,
     )
+    cache = compute.cache
+    metrics.gauges["rmt_support_cache_entries"] = (
+        "Prepared limits in this process's support cache.",
+        lambda: len(cache),
+    )
+    metrics.gauges["rmt_support_cache_hits"] = (
+        "Requests answered from this process's support cache (since start).",
+        lambda: cache.hits,
+    )
+    metrics.gauges["rmt_support_cache_misses"] = (
+        "Requests that missed this process's support cache (since start).",
+        lambda: cache.misses,
+    )
     metrics.gauges["rmt_memory_reserved_bytes"] = (
         "Bytes of the memory budget held by simulations running or waiting.",
         lambda: compute.memory.reserved,

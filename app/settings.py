@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
+#: default of ``inline_max_cost``: 100 atoms and a few dozen points (about 1 ms)
+INLINE_MAX_COST = 20_000
+
 
 class Settings(BaseSettings):
     """Limits, workers and logging. ``Settings(max_atoms=64)`` overrides one value."""
@@ -68,6 +71,27 @@ class Settings(BaseSettings):
     )
     max_queue: int = Field(
         64, ge=0, description="computations allowed to wait for a worker (beyond: 503)"
+    )
+    inline_max_cost: int = Field(
+        INLINE_MAX_COST,
+        ge=0,
+        description="requests whose estimated cost (about (atoms + 16) x (points + atoms), "
+        "see app/limits.py) is at most this are computed in the server process itself, "
+        "without the round trip to a worker (about a millisecond of numerics at most); "
+        "0: every computation goes to the workers. Simulations and pictures never do",
+    )
+    support_cache_size: int = Field(
+        256,
+        ge=0,
+        description="prepared limits (a request's measure and the support of its limit "
+        "for a sigma2) kept per process, least recently used dropped first: requests that "
+        "differ only in spikes, points or observations skip that work; 0: no cache",
+    )
+    support_cache_atoms: int = Field(
+        250_000,
+        ge=0,
+        description="atoms over all entries of that cache (about 50 bytes each); a measure "
+        "with more atoms is computed and not kept",
     )
     memory_budget_bytes: int = Field(
         2 * 1024**3,
@@ -139,5 +163,14 @@ class Settings(BaseSettings):
             name: getattr(self, name)
             for name in type(self).model_fields
             if name.startswith("max_")
-            or name in ("deadline_seconds", "workers", "memory_budget_bytes", "sweep_ttl_seconds")
+            or name
+            in (
+                "deadline_seconds",
+                "workers",
+                "memory_budget_bytes",
+                "inline_max_cost",
+                "support_cache_size",
+                "support_cache_atoms",
+                "sweep_ttl_seconds",
+            )
         } | {"max_json_depth": self.max_json_depth}

@@ -210,32 +210,42 @@ def bracketed_newton(
     """Root of a monotone function in ``(lo, hi)`` by Newton steps safeguarded by bisection.
 
     ``fun(x, idx)`` returns value and derivative at ``x`` for the entries ``idx``.
-    Iterates until the bracket or the step is at rounding level.
+    Iterates until the bracket or the step is at rounding level. The entries still
+    iterating are kept packed (a finished one is dropped from every array), so an
+    iteration costs a few dozen small vector operations and no scattered indexing.
     """
-    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    lo, hi = lo.astype(float), hi.astype(float)
     floor = EPS * (np.abs(lo) + np.abs(hi))  # absolute tolerance for roots at 0
     x = np.clip(x0.astype(float), lo, hi)
     inc = np.broadcast_to(np.asarray(increasing), x.shape)
+    root = x.copy()
     act = np.arange(x.size)
-    for _ in range(maxiter):
-        if act.size == 0:
-            break
-        deadline.check()
-        xa = x[act]
-        val, der = fun(xa, act)
-        sgn = np.where(inc[act], val, -val)
-        hi[act] = np.where(sgn > 0, xa, hi[act])
-        lo[act] = np.where(sgn < 0, xa, lo[act])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(maxiter):
+            if act.size == 0:
+                break
+            deadline.check()
+            val, der = fun(x, act)
+            sgn = np.where(inc, val, -val)
+            hi = np.where(sgn > 0, x, hi)
+            lo = np.where(sgn < 0, x, lo)
             step = val / der
-        tol = 4 * EPS * np.abs(xa) + floor[act]
-        # converged: a Newton step at rounding level (taken whichever side of the
-        # bracket it lands: at that size the sign of val is noise) or a tiny bracket
-        small = np.isfinite(step) & (np.abs(step) <= tol)
-        done = (val == 0) | small | (hi[act] - lo[act] <= tol)
-        xn = xa - step
-        out = ~np.isfinite(xn) | (xn <= lo[act]) | (xn >= hi[act])
-        xn = np.where(out & ~small, 0.5 * (lo[act] + hi[act]), xn)
-        x[act] = np.where(val == 0, xa, xn)
-        act = act[~done]
-    return x
+            tol = 4 * EPS * np.abs(x) + floor
+            # converged: a Newton step at rounding level (taken whichever side of the
+            # bracket it lands: at that size the sign of val is noise) or a tiny bracket
+            small = np.isfinite(step) & (np.abs(step) <= tol)
+            zero = val == 0
+            done = zero | small | (hi - lo <= tol)
+            xn = x - step
+            out = ~np.isfinite(xn) | (xn <= lo) | (xn >= hi)
+            xn = np.where(out & ~small, 0.5 * (lo + hi), xn)
+            xn = np.where(zero, x, xn)
+            if not done.any():
+                x = xn
+                continue
+            root[act[done]] = xn[done]
+            keep = ~done
+            act, x, lo, hi = act[keep], xn[keep], lo[keep], hi[keep]
+            inc, floor = inc[keep], floor[keep]
+        root[act] = x  # maxiter reached: the last iterate
+    return root

@@ -28,7 +28,6 @@ from rmtservice._solve import (
     check_scale,
     check_sigma2,
     damped_newton,
-    phi_terms,
     quiet,
 )
 from rmtservice.errors import InvalidParameter, NoConvergence
@@ -85,14 +84,13 @@ class Support:
 
 def _g(measure: Measure, sigma2: float, u: FloatArray, order: int) -> FloatArray:
     """``g^(j)(u) = sigma2 f_nu^(j+1)(u)`` for j = 0..order at real u outside supp nu."""
-    d = measure.derivatives(u.astype(np.complex128), order + 1)
-    return sigma2 * d[1:].real
+    return sigma2 * measure.real_derivatives(u, order + 1)[1:]
 
 
 def _gap_minimum(
     measure: Measure, sigma2: float, c: FloatArray, d: FloatArray, x0: FloatArray
 ) -> FloatArray:
-    """Minimiser of the convex ``g`` on each gap ``(c, d)``.
+    """Minimiser of the convex ``g`` on each gap ``(c, d)``, all gaps at once.
 
     Found as the root of ``h'`` with ``h = g^(-1/2)``: ``h`` is nearly linear next to
     each end (``g ~ m/(u - t)^2``), so Newton on ``h'`` converges in a few steps where
@@ -116,9 +114,9 @@ def _unit_crossing(
     lo: FloatArray,
     hi: FloatArray,
     decreasing_g: NDArray[np.bool_],
-    x0: FloatArray | None = None,
+    x0: FloatArray,
 ) -> FloatArray:
-    """Root of ``g(u) = 1`` in ``(lo, hi)``, where ``g`` is monotone.
+    """Root of ``g(u) = 1`` in each ``(lo, hi)``, where ``g`` is monotone, all at once.
 
     Solved as ``h = g^(-1/2) - 1 = 0``: near an atom ``g ~ w/(u - t)^2``, so ``h`` is
     nearly linear and Newton converges in a few steps.
@@ -131,9 +129,25 @@ def _unit_crossing(
             dh = -0.5 * g[1] / g[0] ** 1.5
         return h, dh
 
-    x0 = 0.5 * (lo + hi) if x0 is None else x0
     x0 = np.where((x0 > lo) & (x0 < hi), x0, 0.5 * (lo + hi))
     return bracketed_newton(fun, lo, hi, x0, increasing=decreasing_g)
+
+
+def _outer_brackets(measure: Measure, s2: float, lo: float, hi: float) -> FloatArray:
+    """Brackets ``[[left_lo, right_lo], [left_hi, right_hi]]`` of the outer roots of ``g = 1``.
+
+    Right of ``supp nu`` g decreases from +inf to 0 and ``s2/(u - mean)^2 <= g(u) <=
+    s2/(u - hi)^2`` (Jensen; every atom at most ``hi``), so the root lies in
+    ``[max(hi, mean + sigma), hi + sigma]``; mirrored on the left. For a point mass
+    both ends are the root: a bracket end is never left to bisection to creep up to.
+    """
+    sigma = math.sqrt(s2)
+    mean = float(measure.mean)
+    right_hi = hi + sigma
+    right_lo = min(max(hi, mean + sigma), right_hi)
+    left_lo = lo - sigma
+    left_hi = max(min(lo, mean - sigma), left_lo)
+    return np.array([[left_lo, right_lo], [left_hi, right_hi]])
 
 
 @quiet
@@ -142,36 +156,45 @@ def support(measure: Measure, sigma2: float) -> Support:
     s2 = check_sigma2(sigma2)
     check_scale(measure, s2)
     lo, hi, mass = measure.components()
-    sigma = math.sqrt(s2)
-    # outer edges: g decreases from +inf to 0 on each unbounded side; g <= 1 at distance sigma
-    right = _unit_crossing(
-        measure, s2, np.array([hi[-1]]), np.array([hi[-1] + sigma]), np.array([True])
+    cand, umin, cusp_u = _inner_gaps(measure, s2, lo, hi, mass)
+    n = cand.size
+    # every root of g = 1 in one solve: the two outer edges, then both ends of each open gap
+    (olo, ohi) = _outer_brackets(measure, s2, float(lo[0]), float(hi[-1]))
+    c, d = hi[cand], lo[cand + 1]
+    roots = _unit_crossing(
+        measure,
+        s2,
+        np.concatenate([olo, c, umin]),
+        np.concatenate([ohi, umin, d]),
+        np.concatenate([[False, True], np.ones(n, dtype=bool), np.zeros(n, dtype=bool)]),
+        # inside a gap start where the nearest component alone would give g = 1
+        np.concatenate(
+            [0.5 * (olo + ohi), c + np.sqrt(s2 * mass[cand]), d - np.sqrt(s2 * mass[cand + 1])]
+        ),
     )
-    left = _unit_crossing(
-        measure, s2, np.array([lo[0] - sigma]), np.array([lo[0]]), np.array([False])
-    )
-    gap_left, gap_right, gap_index, cusp_u = _inner_gaps(measure, s2, lo, hi, mass)
-    u_lower = np.concatenate([left, gap_right])
-    u_upper = np.concatenate([gap_left, right])
+    gap_left, gap_right = roots[2 : 2 + n], roots[2 + n :]
+    u_lower = np.concatenate([roots[:1], gap_right])
+    u_upper = np.concatenate([gap_left, roots[1:2]])
     cum = np.concatenate([[0.0], np.cumsum(mass)])
-    bounds = np.concatenate([[0], gap_index + 1, [mass.size]])
+    bounds = np.concatenate([[0], cand + 1, [mass.size]])
     comp_mass = np.diff(cum[bounds])
     comp_mass = comp_mass / comp_mass.sum()
     u_all = np.concatenate([u_lower, u_upper, cusp_u])
     # phi alone: phi' is infinite where u rounds onto a square-root edge of supp nu
-    edges = u_all - s2 * measure.stieltjes(u_all.astype(np.complex128)).real
+    edges = u_all - s2 * measure.real_derivatives(u_all, 0)[0]
     k = u_lower.size
     return Support(edges[:k], edges[k : 2 * k], comp_mass, u_lower, u_upper, edges[2 * k :], cusp_u)
 
 
 def _inner_gaps(
     measure: Measure, s2: float, lo: FloatArray, hi: FloatArray, mass: FloatArray
-) -> tuple[FloatArray, FloatArray, NDArray[np.intp], FloatArray]:
-    """Gaps of U inside gaps of supp nu: left roots, right roots, index of the nu-gap;
-    and the cusps (``min g = 1`` to within ``CUSP_TOL``: the components touch)."""
+) -> tuple[NDArray[np.intp], FloatArray, FloatArray]:
+    """Gaps of supp nu that hold a gap of U: their indices and the minimisers of g there
+    (``min g < 1``); and the cusps (``min g = 1`` to within ``CUSP_TOL``: the components
+    touch)."""
     empty = np.empty(0)
     if lo.size < 2:
-        return empty, empty, np.empty(0, dtype=np.intp), empty
+        return np.empty(0, dtype=np.intp), empty, empty
     c, d = hi[:-1], lo[1:]
     ml, mr = np.cbrt(mass[:-1]), np.cbrt(mass[1:])
     # g >= s2 (ml + mr)^3 / (span)^2 on the gap, span = far ends of the two neighbours:
@@ -181,22 +204,14 @@ def _inner_gaps(
         bound = s2 * (ml + mr) ** 3 / span**2
     cand = np.flatnonzero(bound <= 1.0 + CUSP_TOL)  # ties may be cusps
     if cand.size == 0:
-        return empty, empty, np.empty(0, dtype=np.intp), empty
+        return cand, empty, empty
     cc, dd = c[cand], d[cand]
     x0 = cc + (dd - cc) * ml[cand] / (ml[cand] + mr[cand])
     umin = _gap_minimum(measure, s2, cc, dd, x0)
     gmin = _g(measure, s2, umin, 0)[0]
     open_ = gmin < 1.0 - CUSP_TOL
     cusps = umin[~open_ & (gmin <= 1.0 + CUSP_TOL)]
-    cand, cc, dd, umin = cand[open_], cc[open_], dd[open_], umin[open_]
-    n = cand.size
-    both_lo = np.concatenate([cc, umin])
-    both_hi = np.concatenate([umin, dd])
-    dec = np.concatenate([np.ones(n, dtype=bool), np.zeros(n, dtype=bool)])
-    # start where the nearest component alone would give g = 1: u = c + sqrt(s2 m)
-    x0 = np.concatenate([cc + np.sqrt(s2 * mass[cand]), dd - np.sqrt(s2 * mass[cand + 1])])
-    roots = _unit_crossing(measure, s2, both_lo, both_hi, dec, x0)
-    return roots[:n], roots[n:], cand, cusps
+    return cand[open_], umin[open_], cusps
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,8 +235,8 @@ def _real_roots(
     """
 
     def fun(u: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
-        p, dp, _, _ = phi_terms(measure, s2, u.astype(np.complex128))
-        return p.real - x[idx], dp.real
+        d = measure.real_derivatives(u, 1)
+        return u - s2 * d[0] - x[idx], 1.0 - s2 * d[1]
 
     with np.errstate(divide="ignore", invalid="ignore"):
         x0 = x - s2 / (x - measure.mean)

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -62,6 +62,11 @@ def _log1p(q: ComplexArray) -> ComplexArray:
     return re + 1j * np.arctan2(q.imag, 1.0 + q.real)
 
 
+def _check_order(order: int) -> None:
+    if not 0 <= order <= MAX_ORDER:
+        raise InvalidParameter(f"order must be in 0..{MAX_ORDER}, got {order}", field="order")
+
+
 class Measure(ABC):
     """A probability measure on the real line, the law ``nu`` of the spectrum of H."""
 
@@ -73,8 +78,7 @@ class Measure(ABC):
         Below the axis ``f(conj z) = conj f(z)``; on the axis inside ``supp nu`` the
         value is the boundary value from above.
         """
-        if not 0 <= order <= MAX_ORDER:
-            raise InvalidParameter(f"order must be in 0..{MAX_ORDER}, got {order}", field="order")
+        _check_order(order)
         z = np.asarray(z, dtype=np.complex128)
         lower = z.imag < 0
         # next to an atom the sums overflow to inf: a meaningful value, not a warning
@@ -91,6 +95,12 @@ class Measure(ABC):
     def stieltjes(self, z: ArrayLike) -> ComplexArray:
         """Stieltjes transform ``f_nu(z) = int nu(dt) / (t - z)``."""
         return self.derivatives(z, 0)[0]
+
+    def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
+        """``f_nu^(k)(u)`` for k = 0..order at real ``u`` off ``supp nu``, where they are
+        real: shape ``(order + 1, *u.shape)``. The real part of ``derivatives``; laws that
+        can sum in real arithmetic (atoms, a point) do so, several times faster."""
+        return self.derivatives(np.asarray(u, dtype=float), order).real
 
     @abstractmethod
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -229,17 +239,9 @@ class AtomSums:
         """``S_n(z) = sum_j w_j / (t_j - z)^(n+1)`` for n = 0..order, shape (order+1, m)."""
         z = np.ravel(z)
         m = z.size
-        out = np.zeros((order + 1, m), dtype=np.complex128)
         if self.direct:
-            step = max(1, (1 << 20) // max(self.t.size, 1))
-            for s in range(0, m, step):
-                d = 1.0 / (self.t[None, :] - z[s : s + step, None])
-                term = self.w * d
-                for n in range(order + 1):
-                    out[n, s : s + step] = term.sum(axis=1)
-                    if n < order:
-                        term = term * d
-            return out
+            return self._direct(z, order)
+        out = np.zeros((order + 1, m), dtype=np.complex128)
         pidx = np.arange(m)
         node = np.zeros(m, dtype=np.intp)
         for level in range(self.levels + 1):
@@ -256,6 +258,20 @@ class AtomSums:
                 node[1::2] += 1
         if pidx.size:
             self._near(out, pidx, node, z, order)
+        return out
+
+    def _direct(self, z: NDArray[Any], order: int) -> NDArray[Any]:
+        """The sums over all atoms, in the dtype of ``z`` (real for real ``z``: complex
+        arithmetic with a zero imaginary part, to rounding, several times faster)."""
+        out = np.empty((order + 1, z.size), dtype=np.result_type(z.dtype, np.float64))
+        step = max(1, (1 << 20) // max(self.t.size, 1))
+        for s in range(0, z.size, step):
+            d = 1.0 / (self.t[None, :] - z[s : s + step, None])
+            term = self.w * d
+            for n in range(order + 1):
+                out[n, s : s + step] = term.sum(axis=1)
+                if n < order:
+                    term = term * d
         return out
 
     def _far(
@@ -357,6 +373,18 @@ class Atoms(Measure):
             sums[n] *= _FACT[n]
         return sums.reshape((order + 1, *shape))
 
+    def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
+        sums = self._sums
+        if not sums.direct:
+            return super().real_derivatives(u, order)
+        _check_order(order)
+        u = np.asarray(u, dtype=float)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            out = sums._direct(u.ravel(), order)
+        for n in range(1, order + 1):
+            out[n] *= _FACT[n]
+        return out.reshape((order + 1, *u.shape))
+
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         return self._components
 
@@ -422,6 +450,12 @@ class Point(Measure):
     def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
         d = 1.0 / (self.at - z)
         return np.stack([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
+
+    def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
+        _check_order(order)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            d = 1.0 / (self.at - np.asarray(u, dtype=float))
+            return np.stack([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         return np.array([self.at]), np.array([self.at]), np.array([1.0])
@@ -513,6 +547,23 @@ class Uniform(Measure):
         for n in range(1, order + 1):
             terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
             out.append(_FACT[n - 1] * np.sum(terms, axis=0))
+        return np.stack(out)
+
+    def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
+        _check_order(order)
+        u = np.asarray(u, dtype=float)
+        a, b = self.low, self.high
+        width = b - a
+        am, bm = a - u, b - u
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            # the real parts of _derivatives' terms: (b - u)/(a - u) > 0 off [a, b]
+            q = width / am
+            near = np.abs(q) >= 0.5
+            logs = np.log(np.abs(bm)) - np.log(np.abs(am))
+            out = [np.where(near, logs, 0.5 * np.log1p(2.0 * q + q**2)) / width]
+            for n in range(1, order + 1):
+                terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
+                out.append(_FACT[n - 1] * np.sum(terms, axis=0))
         return np.stack(out)
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -762,6 +813,14 @@ class Mixture(Measure):
         total = np.zeros((order + 1, *z.shape), dtype=np.complex128)
         for w, m in self.parts:
             total += w * m.derivatives(z, order)
+        return total
+
+    def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
+        _check_order(order)
+        u = np.asarray(u, dtype=float)
+        total = np.zeros((order + 1, *u.shape))
+        for w, m in self.parts:
+            total += w * m.real_derivatives(u, order)
         return total
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rmtservice._solve import check_sigma2, phi_terms, quiet
+from rmtservice._solve import check_sigma2, quiet
 from rmtservice.density import Support, boundary_values, support
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
@@ -43,7 +43,13 @@ def _real_input(name: str, t: ArrayLike) -> FloatArray:
 def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
     t = _off_support(measure, _real_input("t", t))
-    return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[0].real
+    return _phi(measure, check_sigma2(sigma2), t)[0]
+
+
+def _phi(measure: Measure, s2: float, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``phi(t)`` and ``phi'(t)`` at real t off ``supp nu``, in real arithmetic."""
+    d = measure.real_derivatives(t, 1)
+    return t - s2 * d[0], 1.0 - s2 * d[1]
 
 
 def _off_support(measure: Measure, t: FloatArray) -> FloatArray:
@@ -61,7 +67,7 @@ def _off_support(measure: Measure, t: FloatArray) -> FloatArray:
 def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
     t = _off_support(measure, _real_input("t", t))
-    return phi_terms(measure, check_sigma2(sigma2), t.astype(np.complex128))[1].real
+    return _phi(measure, check_sigma2(sigma2), t)[1]
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,7 @@ def outliers(
     dp = np.full(theta.size, np.nan)
     off = ~on_nu
     if np.any(off):
-        pt = phi_terms(measure, s2, theta[off].astype(np.complex128))
-        p[off], dp[off] = pt[0].real, pt[1].real
+        p[off], dp[off] = _phi(measure, s2, theta[off])
     separated &= dp > 0  # exactly at a threshold phi' = 0: the spike sticks to the edge
     items = []
     for i, t in enumerate(theta):
@@ -176,7 +181,7 @@ def pushforward_density(
     out = np.zeros(y.size)
     if np.any(~inside):
         theta = boundary_values(measure, s2, y[~inside], sup=sup).omega.real
-        dp = phi_terms(measure, s2, theta.astype(np.complex128))[1].real
+        dp = _phi(measure, s2, theta)[1]
         g = spike_law.pdf(theta)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[~inside] = np.where(dp > 0, g / dp, 0.0)

@@ -22,6 +22,7 @@ from rmtservice.schemas import (
     InverseRequest,
     InverseResponse,
     MatrixMeasure,
+    MeasureModel,
     OutlierDensity,
     OutliersRequest,
     OutliersResponse,
@@ -37,11 +38,15 @@ from rmtservice.schemas import (
 )
 
 __all__ = [
+    "PUSHFORWARD_POINTS",
     "SWEEP_METRICS",
+    "Prepare",
+    "Prepared",
     "density",
     "inverse",
     "outliers",
     "plot",
+    "prepare",
     "simulate",
     "stieltjes",
     "support",
@@ -51,6 +56,9 @@ __all__ = [
     "warm_up",
 ]
 
+#: points of the default grid of /v1/outliers' outlier density
+PUSHFORWARD_POINTS = 256
+
 
 def stieltjes(req: StieltjesRequest) -> StieltjesResponse:
     z = np.asarray(req.z.re) + 1j * np.asarray(req.z.im)
@@ -58,9 +66,20 @@ def stieltjes(req: StieltjesRequest) -> StieltjesResponse:
     return StieltjesResponse.from_core(result)
 
 
-def density(req: DensityRequest) -> DensityResponse:
-    measure = req.measure.to_measure()
-    sup = rs.support(measure, req.noise.sigma2)
+Prepared = tuple[rs.Measure, rs.Support]
+#: builds (or looks up) the core measure of a request's ``measure`` and its support
+Prepare = Callable[[MeasureModel, float], Prepared]
+
+
+def prepare(model: MeasureModel, sigma2: float) -> Prepared:
+    """The core measure of ``model`` and the support of its limit for ``sigma2``: where
+    density, support, outliers and inverse start (a caller may pass a cache instead)."""
+    measure = model.to_measure()
+    return measure, rs.support(measure, sigma2)
+
+
+def density(req: DensityRequest, *, prepare: Prepare = prepare) -> DensityResponse:
+    measure, sup = prepare(req.measure, req.noise.sigma2)
     if req.x is not None:
         x = np.asarray(req.x)
     elif req.grid is not None:
@@ -71,15 +90,13 @@ def density(req: DensityRequest) -> DensityResponse:
     return DensityResponse.from_core(values, measure, req.noise.sigma2)
 
 
-def support(req: SupportRequest) -> SupportResponse:
-    measure = req.measure.to_measure()
-    sup = rs.support(measure, req.noise.sigma2)
+def support(req: SupportRequest, *, prepare: Prepare = prepare) -> SupportResponse:
+    measure, sup = prepare(req.measure, req.noise.sigma2)
     return SupportResponse.from_core(sup, measure, req.noise.sigma2)
 
 
-def outliers(req: OutliersRequest) -> OutliersResponse:
-    measure = req.measure.to_measure()
-    sup = rs.support(measure, req.noise.sigma2)
+def outliers(req: OutliersRequest, *, prepare: Prepare = prepare) -> OutliersResponse:
+    measure, sup = prepare(req.measure, req.noise.sigma2)
     report = rs.outliers(measure, req.noise.sigma2, req.spikes, sup=sup)
     response = OutliersResponse.from_core(report)
     if req.spike_law is not None:
@@ -96,18 +113,20 @@ def outliers(req: OutliersRequest) -> OutliersResponse:
 
 
 def _pushforward_grid(measure: rs.Measure, s2: float, law: rs.Measure) -> np.ndarray:
-    """256 points over phi of the spike law's support (where it separates)."""
+    """``PUSHFORWARD_POINTS`` points over phi of the spike law's support (where it
+    separates)."""
     lo, hi, _ = law.components()
-    theta = np.linspace(lo[0], hi[-1], 256)
+    theta = np.linspace(lo[0], hi[-1], PUSHFORWARD_POINTS)
     y = rs.phi(measure, s2, theta)
     y = y[np.isfinite(y)]
     if y.size < 2:
-        return np.linspace(lo[0], hi[-1], 256)
-    return np.linspace(float(y.min()), float(y.max()), 256)
+        return np.linspace(lo[0], hi[-1], PUSHFORWARD_POINTS)
+    return np.linspace(float(y.min()), float(y.max()), PUSHFORWARD_POINTS)
 
 
-def inverse(req: InverseRequest) -> InverseResponse:
-    results = rs.inverse(req.measure.to_measure(), req.noise.sigma2, req.observed)
+def inverse(req: InverseRequest, *, prepare: Prepare = prepare) -> InverseResponse:
+    measure, sup = prepare(req.measure, req.noise.sigma2)
+    results = rs.inverse(measure, req.noise.sigma2, req.observed, sup=sup)
     return InverseResponse.from_core(results)
 
 

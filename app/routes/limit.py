@@ -1,7 +1,9 @@
 """The limiting spectrum: Stieltjes transform, density, support; outliers and inverse map.
 
 Each endpoint is glue: the validated request goes to its function in :mod:`rmtservice.service`,
-which runs in a compute worker (:mod:`app.compute`) and returns the response model.
+which runs in a compute worker, or in the server process when it is small
+(:mod:`app.compute`), and returns the response model. All but stieltjes start from a
+prepared limit, the measure and its support, which a cache may hold (``cached=True``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ async def density(
     body: Annotated[DensityRequest, Body(openapi_examples=examples.DENSITY_REQUESTS)],
     run: job,
 ) -> DensityResponse:
-    return await run(service.density, body)
+    return await run(service.density, body, cached=True)
 
 
 @router.post(
@@ -85,7 +87,7 @@ async def support(
     body: Annotated[SupportRequest, Body(openapi_examples=examples.SUPPORT_REQUESTS)],
     run: job,
 ) -> SupportResponse:
-    return await run(service.support, body)
+    return await run(service.support, body, cached=True)
 
 
 @router.post(
@@ -105,7 +107,7 @@ async def outliers(
     body: Annotated[OutliersRequest, Body(openapi_examples=examples.OUTLIERS_REQUESTS)],
     run: job,
 ) -> OutliersResponse:
-    return await run(service.outliers, body)
+    return await run(service.outliers, body, cached=True)
 
 
 @router.post(
@@ -123,4 +125,4 @@ async def inverse(
     body: Annotated[InverseRequest, Body(openapi_examples=examples.INVERSE_REQUESTS)],
     run: job,
 ) -> InverseResponse:
-    return await run(service.inverse, body)
+    return await run(service.inverse, body, cached=True)

@@ -229,7 +229,8 @@ async def test_deadline_is_503_with_retry_after() -> None:
 
 
 async def test_full_queue_is_503_overloaded() -> None:
-    async with serve(workers=1, max_queue=0) as client:
+    # inline_max_cost=0: even this small request goes to the (full) pool
+    async with serve(workers=1, max_queue=0, inline_max_cost=0) as client:
         app_compute = client._transport.app.state.compute  # type: ignore[attr-defined]
         async with app_compute.limiter:  # the only worker is busy
             r = await client.post("/v1/support", json={"measure": POINT, "noise": NOISE})
@@ -238,6 +239,18 @@ async def test_full_queue_is_503_overloaded() -> None:
             ready = await client.get("/readyz")
             assert_problem(ready, 503, "not-ready")
         assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_small_requests_are_answered_while_the_pool_is_full() -> None:
+    """A request under inline_max_cost runs in the server process: no worker, no queue."""
+    async with serve(workers=1, max_queue=0, inline_max_cost=1000) as client:
+        app_compute = client._transport.app.state.compute  # type: ignore[attr-defined]
+        small = {"measure": POINT, "noise": NOISE}
+        large = {"measure": {"kind": "atoms", "values": list(range(40))}, "noise": NOISE}
+        async with app_compute.limiter:  # the only worker is busy
+            assert (await client.post("/v1/support", json=small)).status_code == 200
+            r = await client.post("/v1/support", json=large)  # cost (40 + 16) x 40 > 1000
+            assert_problem(r, 503, "overloaded", "waiting")
 
 
 async def test_an_unexpected_exception_is_a_logged_500_without_internals(

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from rmtservice import service
+from rmtservice.schemas import OutliersRequest
 from tests._server import uvicorn
 
 POINT = {"kind": "point", "at": 0.0}
@@ -51,6 +53,23 @@ def test_smoke(server: str) -> None:
             'rmt_http_requests_total{method="POST",route="/v1/outliers",status="200"} 1'
             in c.get("/metrics").text
         )
+
+
+def test_pool_and_inline_answers_equal_the_core(server: str) -> None:
+    """300 atoms go to a worker process (over inline_max_cost), 20 stay in the server;
+    asked twice, the second answer comes from a support cache: all equal the core's."""
+    for n in (300, 20):
+        body = {
+            "measure": {"kind": "atoms", "values": [0.01 * i * i for i in range(n)]},
+            "noise": {"sigma2": 0.01},
+            "spikes": [1000.0, -1.0, 0.5],
+        }
+        expected = service.outliers(OutliersRequest.model_validate(body)).model_dump(mode="json")
+        with httpx.Client(base_url=server, timeout=30) as c:
+            for _ in range(3):
+                r = c.post("/v1/outliers", json=body)
+                assert r.status_code == 200, r.text
+                assert r.json() == expected
 
 
 def test_chunked_body_over_the_limit_is_refused(server: str) -> None:

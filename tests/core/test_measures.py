@@ -121,6 +121,22 @@ def test_real_axis_outside_support_is_real(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MEASURES))
+def test_real_derivatives_are_the_real_parts(name: str) -> None:
+    """``real_derivatives`` (real arithmetic where a law has it) gives the real parts of
+    ``derivatives`` off supp nu, to rounding, in the shape of its input."""
+    measure = MEASURES[name]
+    x = np.array([p.real for p in _points(measure) if p.imag == 0])
+    x = np.concatenate([x, x - 1e-6]).reshape(2, -1)
+    got = measure.real_derivatives(x, 3)
+    ref = measure.derivatives(x.astype(complex), 3)
+    assert got.shape == ref.shape == (4, *x.shape)
+    assert got.dtype == np.float64
+    assert_allclose(got, ref.real, rtol=4e-15, atol=0)
+    with pytest.raises(rs.InvalidParameter, match="order"):
+        measure.real_derivatives(x, 4)
+
+
+@pytest.mark.parametrize("name", sorted(MEASURES))
 def test_upper_half_plane_and_conjugate_symmetry(name: str) -> None:
     """``Im f > 0`` above the axis, ``|f| <= 1/Im z``, ``f(conj z) = conj f(z)``,
     and ``f(z) ~ -1/z`` far away (to full relative precision: no cancellation)."""

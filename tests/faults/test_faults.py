@@ -102,7 +102,9 @@ def test_gunicorn_worker_killed_mid_request_is_replaced() -> None:
 
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "mid-request"])
 def test_compute_worker_killed_next_requests_succeed(busy: bool) -> None:
-    with serve_real("uvicorn", {"RMT_DEADLINE_SECONDS": "30"}) as server:
+    # RMT_INLINE_MAX_COST=0: the small density requests go to the pool too
+    env = {"RMT_DEADLINE_SECONDS": "30", "RMT_INLINE_MAX_COST": "0"}
+    with serve_real("uvicorn", env) as server:
         assert _density_ok(server.base)
         pool = compute_workers(server.proc.pid)
         assert len(pool) == 2, pool

@@ -1,0 +1,167 @@
+"""Where a computation runs: small requests in the server process (the event loop's
+thread), the rest in the pool; the same answers, deadlines and problems either way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from app import limits
+from rmtservice import service
+from rmtservice.schemas import (
+    AUTO_GRID_POINTS,
+    DensityRequest,
+    InverseRequest,
+    OutliersRequest,
+    PlotRequest,
+    SimulateRequest,
+    StieltjesRequest,
+    SupportRequest,
+)
+
+from ._support import NOISE, POINT, assert_problem, serve
+
+pytestmark = pytest.mark.anyio
+
+ATOMS_100 = {"kind": "atoms", "values": [-1 + 0.02 * i for i in range(100)]}
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "expected"),
+    [
+        (StieltjesRequest, {"measure": POINT, "z": {"re": [0.0] * 10, "im": [1.0] * 10}}, 17 * 11),
+        (DensityRequest, {"measure": POINT, "x": [0.0] * 50}, 17 * 51),
+        (DensityRequest, {"measure": POINT}, 17 * (AUTO_GRID_POINTS + 1)),
+        (DensityRequest, {"measure": POINT, "num": 64}, 17 * 65),
+        (
+            DensityRequest,
+            {"measure": POINT, "grid": {"start": 0, "stop": 1, "num": 30}},
+            17 * 31,
+        ),
+        (SupportRequest, {"measure": ATOMS_100}, 116 * 100),
+        (OutliersRequest, {"measure": ATOMS_100, "spikes": [3.0, 2.0, -2.5, 0.5]}, 116 * 104),
+        (
+            OutliersRequest,
+            {
+                "measure": POINT,
+                "spikes": [3.0],
+                "spike_law": {"kind": "uniform", "low": 3, "high": 4},
+            },
+            18 * (1 + service.PUSHFORWARD_POINTS + 2),
+        ),
+        (InverseRequest, {"measure": POINT, "observed": [3.0, 4.0]}, 17 * 3),
+        (
+            SupportRequest,
+            {"measure": {"kind": "matrix", "entries": [[0.0, 1.0], [1.0, 0.0]]}},
+            18 * 2,
+        ),
+        (SimulateRequest, {"measure": POINT, "n": 10}, None),
+        (PlotRequest, {"measure": POINT}, None),
+    ],
+)
+def test_cost_estimate(model: type[BaseModel], body: dict[str, Any], expected: int | None) -> None:
+    """``(atoms + 16) x (points + atoms)``; simulations and pictures have none."""
+    assert limits.cost(model.model_validate(body | {"noise": NOISE})) == expected
+
+
+def _recording(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> list[tuple[threading.Thread, dict[str, Any]]]:
+    """Replace ``service.<name>`` by a wrapper that records the thread it runs in."""
+    calls: list[tuple[threading.Thread, dict[str, Any]]] = []
+    original: Callable[..., Any] = getattr(service, name)
+
+    def wrapper(req: Any, **kwargs: Any) -> Any:
+        calls.append((threading.current_thread(), kwargs))
+        return original(req, **kwargs)
+
+    monkeypatch.setattr(service, name, wrapper)
+    return calls
+
+
+async def test_small_requests_run_in_the_event_loop_and_large_ones_in_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _recording(monkeypatch, "support")
+    small = {"measure": POINT, "noise": NOISE}  # cost 17
+    large = {"measure": ATOMS_100, "noise": NOISE}  # cost 11600
+    async with serve(inline_max_cost=1000) as client:
+        loop_thread = threading.current_thread()  # the ASGI transport runs the app here
+        assert (await client.post("/v1/support", json=small)).status_code == 200
+        assert (await client.post("/v1/support", json=large)).status_code == 200
+    (inline, _), (pooled, _) = calls
+    assert inline is loop_thread
+    assert pooled is not loop_thread
+
+
+@pytest.mark.parametrize("inline_max_cost", [0, 10**9], ids=["pool", "inline"])
+async def test_both_paths_get_the_cache_and_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch, inline_max_cost: int
+) -> None:
+    calls = _recording(monkeypatch, "outliers")
+    body = {"measure": ATOMS_100, "noise": NOISE, "spikes": [3.0, -2.5, 0.5]}
+    async with serve(inline_max_cost=inline_max_cost) as client:
+        cache = client._transport.app.state.compute.cache  # type: ignore[attr-defined]
+        r = await client.post("/v1/outliers", json=body)
+        assert r.status_code == 200
+    assert calls[0][1]["prepare"] is cache
+    assert r.json() == service.outliers(OutliersRequest.model_validate(body)).model_dump(
+        mode="json"
+    )
+
+
+@pytest.mark.parametrize("inline_max_cost", [0, 10**9], ids=["pool", "inline"])
+async def test_deadline_holds_on_both_paths(inline_max_cost: int) -> None:
+    async with serve(
+        deadline_seconds=1e-9, retry_after_seconds=3, inline_max_cost=inline_max_cost
+    ) as client:
+        r = await client.post(
+            "/v1/outliers", json={"measure": ATOMS_100, "noise": NOISE, "spikes": [3.0]}
+        )
+        assert_problem(r, 503, "deadline-exceeded", "deadline")
+        assert r.headers["retry-after"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "slug"),
+    [
+        (
+            "/v1/support",
+            {"measure": {"kind": "matrix", "entries": [[0.0, 1.0], [2.0, 0.0]]}, "noise": NOISE},
+            "invalid-parameter",
+        ),
+        (
+            "/v1/density",
+            {"measure": {"kind": "uniform", "low": 1.0, "high": 1.0 + 1e-15}, "noise": NOISE},
+            "invalid-parameter",
+        ),
+        (
+            "/v1/support",
+            {"measure": {"kind": "point", "at": 1e200}, "noise": NOISE},
+            "invalid-parameter",
+        ),
+    ],
+)
+async def test_problems_are_the_same_on_both_paths(
+    path: str, body: dict[str, Any], slug: str
+) -> None:
+    answers = []
+    for cost in (0, 10**9):
+        async with serve(inline_max_cost=cost) as client:
+            r = await client.post(path, json=body, headers={"x-request-id": "same"})
+            assert_problem(r, 422, slug)
+            answers.append(r.json())
+    assert answers[0] == answers[1]
+
+
+async def test_compute_time_is_recorded_for_inline_requests() -> None:
+    async with serve(inline_max_cost=10**9) as client:
+        r = await client.post("/v1/support", json={"measure": POINT, "noise": NOISE})
+        assert r.status_code == 200
+        assert "compute;dur=" in r.headers["server-timing"]
+        metrics = (await client.get("/metrics")).text
+        assert 'rmt_compute_seconds_count{route="/v1/support"} 1' in metrics
