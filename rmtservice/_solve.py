@@ -109,8 +109,9 @@ def residual_scale(
     ``sum nu/|t - w| <= sqrt(int nu/|t - w|^2)`` (Cauchy-Schwarz), and the latter is
     ``Im f / Im w`` above the axis and ``f'(w)`` on it.
     """
+    above = w.imag > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        quad = np.where(w.imag > 0, f.imag / np.where(w.imag > 0, w.imag, 1.0), np.abs(fp))
+        quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
     return np.abs(z) + np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
 
 
@@ -130,6 +131,19 @@ def damped_newton(
     residual; otherwise it is halved. Returns ``(w, converged, residual / scale)``:
     converged means the residual is at rounding level.
     """
+    # divisions by zero and infinities are expected and every result is checked
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _damped_newton(measure, sigma2, z, w0, maxiter, keep_omega)
+
+
+def _damped_newton(
+    measure: Measure,
+    sigma2: float,
+    z: ComplexArray,
+    w0: ComplexArray,
+    maxiter: int,
+    keep_omega: bool,
+) -> tuple[ComplexArray, NDArray[np.bool_], FloatArray]:
     w = np.array(w0, dtype=np.complex128)
     p, dp, f, fp = phi_terms(measure, sigma2, w)
     alive = np.ones(w.size, dtype=bool)
@@ -145,11 +159,10 @@ def damped_newton(
         polish += small
         # (only where phi' is small: there the error in w is residual / |phi'|)
         alive &= ~small | ((ratio < 0.5) & (polish <= POLISH) & (rel > 0) & (np.abs(dp) < 1e-2))
-        act = np.flatnonzero(alive)
+        act = alive.nonzero()[0]
         if act.size == 0:
             break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = (z[act] - p[act]) / dp[act]
+        step = (z[act] - p[act]) / dp[act]
         alive[act[~np.isfinite(step)]] = False
         t = 1.0
         for _ in range(40):
@@ -159,14 +172,14 @@ def damped_newton(
                 break
             wn = w[act] + t * step
             pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn)
-            rn = np.abs(pn - z[act])
-            r0 = np.abs(p[act] - z[act])
+            za = z[act]
+            rn = np.abs(pn - za)
+            r0 = np.abs(p[act] - za)
             ok = (wn.imag > 0) & np.isfinite(rn) & (rn < r0)
             if keep_omega:
-                ok &= (z[act].imag == 0) | (pn.imag > 0)
+                ok &= (za.imag == 0) | (pn.imag > 0)
             acc = act[ok]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio[acc] = rn[ok] / r0[ok]
+            ratio[acc] = rn[ok] / r0[ok]
             w[acc], p[acc], dp[acc], f[acc], fp[acc] = wn[ok], pn[ok], dpn[ok], fn[ok], fpn[ok]
             # a step at rounding level that cannot improve: stop iterating that point
             tiny = ~ok & (np.abs(t * step) <= 4 * EPS * np.abs(w[act]))
@@ -177,11 +190,10 @@ def damped_newton(
         alive[act] = False  # 40 halvings without progress
     # one last Newton step everywhere, kept where it does not raise the residual: the
     # acceptance test stops at RESIDUAL_FACTOR * eps, this brings most points to ~eps
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wn = w + (z - p) / dp
+    wn = w + (z - p) / dp
     fin = np.isfinite(wn) & (wn.imag > 0)
-    if np.any(fin):
-        idx = np.flatnonzero(fin)
+    if fin.any():
+        idx = fin.nonzero()[0]
         pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn[idx])
         better = np.abs(pn - z[idx]) <= np.abs(p[idx] - z[idx])
         if keep_omega:

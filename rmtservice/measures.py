@@ -83,7 +83,7 @@ class Measure(ABC):
         lower = z.imag < 0
         # next to an atom the sums overflow to inf: a meaningful value, not a warning
         with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
-            if not np.any(lower):
+            if not lower.any():
                 return self._derivatives(z, order)
             out = self._derivatives(np.where(lower, z.conj(), z), order)
         return np.where(lower, out.conj(), out)
@@ -449,13 +449,13 @@ class Point(Measure):
 
     def _derivatives(self, z: ComplexArray, order: int) -> ComplexArray:
         d = 1.0 / (self.at - z)
-        return np.stack([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
+        return np.array([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
 
     def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
         _check_order(order)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
             d = 1.0 / (self.at - np.asarray(u, dtype=float))
-            return np.stack([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
+            return np.array([_FACT[n] * d ** (n + 1) for n in range(order + 1)])
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         return np.array([self.at]), np.array([self.at]), np.array([1.0])
@@ -538,7 +538,7 @@ class Uniform(Measure):
         near = np.abs(q) >= 0.5
         logs = np.log(np.where(near, bm, 1.0)) - np.log(np.where(near, am, 1.0))
         f0 = np.where(near, logs, _log1p(np.where(near, 0.0, q))) / width
-        if np.any(inside):
+        if inside.any():
             x = z.real[inside]
             f0[inside] = (np.log((b - x) / (x - a)) + 1j * np.pi) / width
         out: list[ComplexArray] = [f0.astype(np.complex128)]
@@ -547,7 +547,7 @@ class Uniform(Measure):
         for n in range(1, order + 1):
             terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
             out.append(_FACT[n - 1] * np.sum(terms, axis=0))
-        return np.stack(out)
+        return np.array(out)
 
     def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
         _check_order(order)
@@ -564,7 +564,7 @@ class Uniform(Measure):
             for n in range(1, order + 1):
                 terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
                 out.append(_FACT[n - 1] * np.sum(terms, axis=0))
-        return np.stack(out)
+        return np.array(out)
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         return np.array([self.low]), np.array([self.high]), np.array([1.0])
@@ -616,13 +616,13 @@ class Semicircle(Measure):
         zeta = z - self.center
         sq = _edge_sqrt(zeta, -r, r)
         inside = (zeta.imag == 0) & (np.abs(zeta.real) < r)
-        if np.any(inside):
+        if inside.any():
             x = zeta.real[inside]
             sq[inside] = 1j * np.sqrt((r - x) * (r + x))
         f0 = -2.0 / (zeta + sq)
         # f solves (r^2/4) f^2 + zeta f + 1 = 0, so 2 A f + B = sq.
         derivs = _algebraic_derivatives(f0, sq, order, 0.0, r * r / 4.0)
-        return np.stack(derivs)
+        return np.array(derivs)
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         c, r = self.center, self.radius
@@ -694,14 +694,14 @@ class MarchenkoPastur(Measure):
         x = z / s
         sq = _edge_sqrt(x, a, b)
         inside = (x.imag == 0) & (x.real > a) & (x.real < b)
-        if np.any(inside):
+        if inside.any():
             xr = x.real[inside]
             sq[inside] = 1j * np.sqrt((xr - a) * (b - xr))
         # m solves y x m^2 + (x + y - 1) m + 1 = 0; m = 2 / ((1 - y - x) - sq) is the
         # rationalised root (no cancellation at large |x|).
         m0 = 2.0 / ((1.0 - y - x) - sq)
         derivs = _algebraic_derivatives(m0, sq, order, y, y * x)
-        return np.stack([d / s ** (k + 1) for k, d in enumerate(derivs)])
+        return np.array([d / s ** (k + 1) for k, d in enumerate(derivs)])
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         a, b = self._edges

@@ -71,11 +71,25 @@ def stieltjes(
     return StieltjesResult(z.reshape(shape), f.reshape(shape), omega.reshape(shape))
 
 
-def _upper(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
-    """omega(z) for Im z > 0: start above ``Im w = sigma`` (inside Omega, since there
-    ``s2 F(u, v) <= s2 / v^2 < 1``) and keep the iterates in Omega."""
+def _start(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
+    """A start in Omega for Newton: ``z + 1.5 i sigma`` (there ``s2 F(u, v) <= s2 / v^2
+    < 1``); for a point mass (no variance) omega itself in closed form (the semicircle
+    law, MATH.md eq. 1.9), kept where it lies in Omega, so Newton only confirms it."""
     sigma = math.sqrt(s2)
-    w0 = z + 1.5j * sigma
+    far = z + 1.5j * sigma
+    if measure.variance != 0:
+        return far
+    zeta = z - measure.mean
+    # f = -2 / (zeta + sqrt(zeta^2 - 4 s2)), the branch with Im f > 0; omega = z + s2 f
+    w0 = z - 2.0 * s2 / (zeta + np.sqrt(zeta - 2 * sigma) * np.sqrt(zeta + 2 * sigma))
+    ok = np.isfinite(w0) & (w0.imag > 0)
+    ok[ok] &= phi_terms(measure, s2, w0[ok])[0].imag > 0
+    return np.where(ok, w0, far)
+
+
+def _upper(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
+    """omega(z) for Im z > 0: start in Omega (:func:`_start`) and keep the iterates there."""
+    w0 = _start(measure, s2, z)
     w, ok, rel = damped_newton(measure, s2, z, w0, maxiter=200, keep_omega=True)
     if not np.all(ok):
         # continuation from the boundary value below, for points very close to the axis
