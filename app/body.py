@@ -28,7 +28,7 @@ import numpy as np
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from app.problems import MalformedJSON, UnsupportedMediaType
+from app.problems import MalformedJSON, UnsupportedMediaType, clip
 from rmtservice.errors import LimitExceeded
 
 __all__ = ["StrictJSONRequest", "StrictJSONRoute", "json_depth", "strict_loads"]
@@ -60,7 +60,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise MalformedJSON(f"malformed JSON: duplicate key {json.dumps(key)}")
+                raise MalformedJSON(f"malformed JSON: duplicate key {clip(json.dumps(key))}")
             seen.add(key)
     return obj
 
