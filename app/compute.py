@@ -24,7 +24,7 @@ initializer, with the same settings).
 A request whose estimated cost (:func:`app.limits.cost`) is at most
 ``settings.inline_max_cost`` skips the pool: it runs at once in the server process, in
 the event loop's thread, under the same deadline, with the same error mapping. Such a
-request takes about a millisecond of numerics, less than the pool's round trip
+request takes a millisecond or a few of numerics, about what the pool's round trip
 (pickling, two process switches, a thread hop) costs on its own; it holds the event loop
 for that long, and ``/healthz`` with it, which the threshold bounds. It takes no worker
 token and does not queue: a pool full of heavy jobs does not hold up small requests.

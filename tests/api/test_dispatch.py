@@ -59,12 +59,18 @@ ATOMS_100 = {"kind": "atoms", "values": [-1 + 0.02 * i for i in range(100)]}
             {"measure": {"kind": "matrix", "entries": [[0.0, 1.0], [1.0, 0.0]]}},
             18 * 2,
         ),
+        (
+            SupportRequest,
+            {"measure": {"kind": "matrix", "entries": [[0.0] * 40] * 40}},
+            56 * 40 + 40**3 // 64,
+        ),
         (SimulateRequest, {"measure": POINT, "n": 10}, None),
         (PlotRequest, {"measure": POINT}, None),
     ],
 )
 def test_cost_estimate(model: type[BaseModel], body: dict[str, Any], expected: int | None) -> None:
-    """``(atoms + 16) x (points + atoms)``; simulations and pictures have none."""
+    """``(atoms + 16) x (points + atoms)`` (+ rows^3 / 64 for a matrix); simulations and
+    pictures have none."""
     assert limits.cost(model.model_validate(body | {"noise": NOISE})) == expected
 
 
