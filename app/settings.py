@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         "at most); 0: every computation goes to the workers. Simulations and pictures "
         "never run inline",
     )
+    inline_max_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="an inline computation still running after this long is stopped and "
+        "computed again by a worker (with the whole deadline): a request that looked "
+        "small holds the event loop no longer than this",
+    )
     support_cache_size: int = Field(
         256,
         ge=0,
@@ -143,6 +150,7 @@ class Settings(BaseSettings):
                 "workers",
                 "memory_budget_bytes",
                 "inline_max_cost",
+                "inline_max_seconds",
                 "support_cache_size",
                 "support_cache_atoms",
             )

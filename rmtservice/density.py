@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice import deadline
 from rmtservice._solve import (
     bracketed_newton,
     check_points,
@@ -409,6 +410,7 @@ def _inside_fallback(
     b = sup.u_upper[k].copy()
     vhi = 2.0 * math.sqrt(s2)
     for _ in range(60):
+        deadline.check()  # each step bisects v(u) up to 200 times: check between them
         u = 0.5 * (a + b)
         v = _v_of_u(measure, s2, u, vhi)
         psi = (u - s2 * measure.derivatives(u + 1j * v, 0)[0]).real

@@ -197,17 +197,19 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def check_bodies(base: str) -> None:
-    """Each request of the workload answers 200 once before the load (a typo fails fast)."""
+def check_bodies(base: str, times: int = 20) -> None:
+    """Each request of the workload answers 200 before the load (a typo fails fast),
+    ``times`` times on fresh connections, so that every server process has seen it."""
     for name, (path, body, _, _) in WORKLOAD.items():
-        request = urllib.request.Request(
-            base + path,
-            data=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as r:
-            if r.status != 200:
-                raise RuntimeError(f"{name}: {r.status}")
+        for _ in range(times):
+            request = urllib.request.Request(
+                base + path,
+                data=json.dumps(body).encode(),
+                headers={"content-type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"{name}: {r.status}")
 
 
 def wrk(
