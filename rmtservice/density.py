@@ -390,6 +390,7 @@ def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArra
     lo = np.zeros(u.size)
     hi = np.full(u.size, vhi)
     for _ in range(200):
+        deadline.check()
         v = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
         d = measure.derivatives(u + 1j * v, 0)[0]
         q = 1.0 - s2 * d.imag / v
@@ -410,7 +411,6 @@ def _inside_fallback(
     b = sup.u_upper[k].copy()
     vhi = 2.0 * math.sqrt(s2)
     for _ in range(60):
-        deadline.check()  # each step bisects v(u) up to 200 times: check between them
         u = 0.5 * (a + b)
         v = _v_of_u(measure, s2, u, vhi)
         psi = (u - s2 * measure.derivatives(u + 1j * v, 0)[0]).real
