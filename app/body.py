@@ -28,7 +28,7 @@ import numpy as np
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from app.problems import MalformedJSON, UnsupportedMediaType
+from app.problems import MalformedJSON, UnsupportedMediaType, clip
 from rmtservice.errors import LimitExceeded
 
 __all__ = ["StrictJSONRequest", "StrictJSONRoute", "json_depth", "strict_loads"]
@@ -60,14 +60,16 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise MalformedJSON(f"malformed JSON: duplicate key {json.dumps(key)}")
+                raise MalformedJSON(f"malformed JSON: duplicate key {clip(json.dumps(key))}")
             seen.add(key)
     return obj
 
 
 def strict_loads(body: bytes, max_depth: int) -> Any:
     """Parse a JSON body strictly (see the module docstring)."""
-    depth = json_depth(body)
+    # the brackets counted are a bound on the depth: most bodies need no scan
+    opened = body.count(b"[") + body.count(b"{")
+    depth = opened if opened <= max_depth else json_depth(body)
     if depth > max_depth:
         raise LimitExceeded(
             f"the JSON body is nested {depth} levels deep; at most {max_depth} levels are "
@@ -88,6 +90,8 @@ def strict_loads(body: bytes, max_depth: int) -> Any:
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
+    if content_type == "application/json":  # what clients send (no parameters to parse)
+        return True
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()

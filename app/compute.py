@@ -24,10 +24,13 @@ initializer, with the same settings).
 A request whose estimated cost (:func:`app.limits.cost`) is at most
 ``settings.inline_max_cost`` skips the pool: it runs at once in the server process, in
 the event loop's thread, under the same deadline, with the same error mapping. Such a
-request takes about a millisecond of numerics, less than the pool's round trip
+request takes a millisecond or a few of numerics, about what the pool's round trip
 (pickling, two process switches, a thread hop) costs on its own; it holds the event loop
 for that long, and ``/healthz`` with it, which the threshold bounds. It takes no worker
 token and does not queue: a pool full of heavy jobs does not hold up small requests.
+One still running after ``settings.inline_max_seconds`` (a small request can be slow:
+a solver's fallback) is stopped at the core's next deadline check and sent to the pool,
+which computes it again under the whole deadline: the event loop is never held longer.
 """
 
 from __future__ import annotations
@@ -59,8 +62,9 @@ from app.metrics import Metrics
 from app.problems import Overloaded
 from app.settings import Settings
 from rmtservice import deadline, service
+from rmtservice.errors import DeadlineExceeded
 
-__all__ = ["Compute", "Job", "RequestContext", "context_of", "job"]
+__all__ = ["Compute", "InlineTooSlow", "Job", "RequestContext", "context_of", "job"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +136,10 @@ class _WithWorkerCache:
         return self.fn(req, prepare=service.prepare if cache is None else cache)
 
 
+class InlineTooSlow(Exception):
+    """An inline computation passed ``inline_max_seconds``: run it in the pool instead."""
+
+
 class Compute:
     """A bounded pool of workers (processes or threads) for core calls."""
 
@@ -141,6 +149,7 @@ class Compute:
         self.limiter = anyio.CapacityLimiter(settings.workers)
         self.memory = MemoryBudget(settings.memory_budget_bytes, settings.retry_after_seconds)
         self.cache = SupportCache(settings.support_cache_size, settings.support_cache_atoms)
+        self.inline_too_slow = 0
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -211,15 +220,27 @@ class Compute:
     def run_inline(
         self, fn: Callable[[Req], Res], req: Req, context: RequestContext, *, cached: bool = False
     ) -> Res:
-        """``fn(req)`` here and now, under the deadline; compute time is recorded."""
-        start = time.perf_counter()
+        """``fn(req)`` here and now, under the deadline (or ``inline_max_seconds``, if
+        shorter: past that, :class:`InlineTooSlow`); compute time is recorded."""
+        settings = self.settings
+        final = settings.deadline_seconds <= settings.inline_max_seconds
+        limit = settings.deadline_seconds if final else settings.inline_max_seconds
         if cached:
             fn = self._cached(fn, here=True)
+        start = time.perf_counter()
+        too_slow = False
         try:
-            return _run_with_deadline(fn, req, self.settings.deadline_seconds)
+            return _run_with_deadline(fn, req, limit)
+        except DeadlineExceeded:
+            if final:
+                raise
+            too_slow = True
+            self.inline_too_slow += 1
+            raise InlineTooSlow from None
         finally:
             context.compute_seconds += time.perf_counter() - start
-            self.metrics.computed(context.route, context.compute_seconds)
+            if not too_slow:  # else the pool records the total
+                self.metrics.computed(context.route, context.compute_seconds)
 
     async def run(
         self, fn: Callable[[Req], Res], req: Req, context: RequestContext, *, cached: bool = False
@@ -256,7 +277,10 @@ class Job:
         """``fn(req)``; with ``cached``, ``fn`` takes ``prepare=`` (a support cache)."""
         limits.check(req, self.settings)
         if self.inline(req):
-            return self.compute.run_inline(fn, req, self.context, cached=cached)
+            try:
+                return self.compute.run_inline(fn, req, self.context, cached=cached)
+            except InlineTooSlow:
+                pass  # computed again by a worker, under the whole deadline
         with self.compute.memory.reserve(limits.memory_needed(req, self.settings)):
             return await self.compute.run(fn, req, self.context, cached=cached)
 

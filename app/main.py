@@ -88,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Computations waiting for a worker.",
         lambda: compute.waiting,
     )
+    metrics.gauges["rmt_inline_too_slow"] = (
+        "Inline computations passed to the pool after inline_max_seconds (since start).",
+        lambda: compute.inline_too_slow,
+    )
     cache = compute.cache
     metrics.gauges["rmt_support_cache_entries"] = (
         "Prepared limits in this process's support cache.",

@@ -25,6 +25,10 @@ anything else (a bug)              500     /problems/internal-error
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).
 
+Input values a problem echoes (an unknown ``kind`` in pydantic's message, an unknown
+field's name in ``loc``/``path``, a duplicate key, the path of a 404) are clipped to
+``MAX_ECHO`` characters with an ellipsis (``instance`` keeps the request path whole).
+
 Every problem is answered with ``Cache-Control: no-store`` and the security headers of
 :class:`app.middleware.SecurityHeaders`; a 500 carries no exception text, only the
 request id of the log line that has the traceback.
@@ -65,6 +69,7 @@ __all__ = [
     "ProblemResponse",
     "Unauthorized",
     "UnsupportedMediaType",
+    "clip",
     "install",
     "internal_error",
     "problem_response",
@@ -74,6 +79,8 @@ logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 MAX_FIELD_ERRORS = 50
+#: characters of an input value (a string, a key, a path) echoed in a problem, at most
+MAX_ECHO = 100
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,12 @@ _CORE_FIELDS = {
     "df": "noise.df",
     "density": "noise.density",
 }
+
+
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut: input echoed in
+    a problem (a tag, a key, a path) must not grow the answer with the request."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def type_uri(slug: str) -> str:
@@ -266,13 +279,24 @@ def internal_error(scope: Scope) -> ProblemResponse:
 
 
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``)."""
+    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``);
+    clip long keys (an unknown field's name is input)."""
     out: list[str | int] = []
     for part in loc:
         if isinstance(part, str) and part in MEASURE_KINDS and out and out[-1] == "measure":
             continue
-        out.append(part if isinstance(part, int) else str(part))
+        out.append(part if isinstance(part, int) else clip(str(part)))
     return out
+
+
+def _clip_echoes(message: str, error: Mapping[str, Any]) -> str:
+    """Pydantic's message with the long input strings it quotes (the input itself, or a
+    value of its context, e.g. an unknown ``kind``) clipped."""
+    values = [error.get("input"), *(error.get("ctx") or {}).values()]
+    for value in values:
+        if isinstance(value, str) and len(value) > MAX_ECHO:
+            message = message.replace(value, clip(value))
+    return message
 
 
 def _pointer(loc: Sequence[str | int]) -> str:
@@ -307,7 +331,10 @@ def _validation(request: Request, exc: Exception) -> Response:
     if raw and raw[0].get("type") == "json_invalid":
         msg = (raw[0].get("ctx") or {}).get("error", "invalid JSON")
         return problem_response(request.scope, "malformed-json", f"malformed JSON: {msg}")
-    errors = [field_error(e.get("loc", ()), str(e.get("msg", "")), str(e.get("type"))) for e in raw]
+    errors = [
+        field_error(e.get("loc", ()), _clip_echoes(str(e.get("msg", "")), e), str(e.get("type")))
+        for e in raw
+    ]
     return problem_response(
         request.scope,
         "validation-error",
@@ -339,12 +366,13 @@ def _http_problem(request: Request, exc: Exception) -> Response:
 def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    path = clip(request.url.path)
     if exc.status_code == 404:
-        detail = f"no resource at {request.url.path}; see /docs for the endpoints"
+        detail = f"no resource at {path}; see /docs for the endpoints"
         return problem_response(request.scope, "not-found", detail, headers=headers)
     if exc.status_code == 405:
         allow = headers.get("Allow", "")
-        detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+        detail = f"{clip(request.method)} is not allowed on {path}; allowed: {allow}"
         return problem_response(request.scope, "method-not-allowed", detail, headers=headers)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(request.scope, "", detail, status=exc.status_code, headers=headers)

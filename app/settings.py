@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
-#: default of ``inline_max_cost``: 100 atoms and a few dozen points (about 1 ms)
+#: default of ``inline_max_cost``: 100 atoms and a few dozen points, or a continuous law
+#: and about a thousand points (1 to 6 ms of numerics on this project's 2-core machine)
 INLINE_MAX_COST = 20_000
 
 
@@ -77,8 +78,16 @@ class Settings(BaseSettings):
         ge=0,
         description="requests whose estimated cost (about (atoms + 16) x (points + atoms), "
         "see app/limits.py) is at most this are computed in the server process itself, "
-        "without the round trip to a worker (about a millisecond of numerics at most); "
-        "0: every computation goes to the workers. Simulations and pictures never do",
+        "without the round trip to a worker (the default: a few milliseconds of numerics "
+        "at most); 0: every computation goes to the workers. Simulations and pictures "
+        "never run inline",
+    )
+    inline_max_seconds: float = Field(
+        0.05,
+        gt=0,
+        description="an inline computation still running after this long is stopped and "
+        "computed again by a worker (with the whole deadline): a request that looked "
+        "small holds the event loop no longer than this",
     )
     support_cache_size: int = Field(
         256,
@@ -169,6 +178,7 @@ class Settings(BaseSettings):
                 "workers",
                 "memory_budget_bytes",
                 "inline_max_cost",
+                "inline_max_seconds",
                 "support_cache_size",
                 "support_cache_atoms",
                 "sweep_ttl_seconds",

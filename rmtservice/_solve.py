@@ -110,8 +110,8 @@ def residual_scale(
     ``Im f / Im w`` above the axis and ``f'(w)`` on it.
     """
     above = w.imag > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
+    # (called under damped_newton's errstate: an infinite f' near an atom is expected)
+    quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
     return np.abs(z) + np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
 
 

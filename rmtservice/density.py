@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice import deadline
 from rmtservice._solve import (
     bracketed_newton,
     check_points,
@@ -102,10 +103,10 @@ def _gap_minimum(
     """
 
     def fun(x: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        # (bracketed_newton calls it under errstate: g is infinite next to an atom)
         g0, g1, g2 = _g(measure, sigma2, x, 2)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            dh = -0.5 * g1 / g0**1.5
-            d2h = -0.5 * g2 / g0**1.5 + 0.75 * g1 * g1 / g0**2.5
+        dh = -0.5 * g1 / g0**1.5
+        d2h = -0.5 * g2 / g0**1.5 + 0.75 * g1 * g1 / g0**2.5
         return dh, d2h
 
     # h' decreases through its root (h is concave near the maximum)
@@ -127,10 +128,10 @@ def _unit_crossing(
     """
 
     def fun(x: FloatArray, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        # (bracketed_newton calls it under errstate: g is infinite next to an atom)
         g = _g(measure, sigma2, x, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h = 1.0 / np.sqrt(g[0]) - 1.0
-            dh = -0.5 * g[1] / g[0] ** 1.5
+        h = 1.0 / np.sqrt(g[0]) - 1.0
+        dh = -0.5 * g[1] / g[0] ** 1.5
         return h, dh
 
     x0 = np.where((x0 > lo) & (x0 < hi), x0, 0.5 * (lo + hi))
@@ -389,6 +390,7 @@ def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArra
     lo = np.zeros(u.size)
     hi = np.full(u.size, vhi)
     for _ in range(200):
+        deadline.check()
         v = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
         d = measure.derivatives(u + 1j * v, 0)[0]
         q = 1.0 - s2 * d.imag / v

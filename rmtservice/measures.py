@@ -503,6 +503,15 @@ def _edge_sqrt(z: ComplexArray, lo: float, hi: float) -> ComplexArray:
     return np.sqrt(z - lo) * np.sqrt(z - hi)
 
 
+def _uniform_terms(am: NDArray[Any], bm: NDArray[Any], n: int) -> NDArray[Any]:
+    """``f^(n) / (n-1)! = ((a-z)^-n - (b-z)^-n) / (b-a)`` summed without cancellation:
+    ``sum_j (b-z)^(j-n) (a-z)^(-1-j)`` over j = 0..n-1, in that order."""
+    total = bm ** (-n) * am ** (-1)
+    for j in range(1, n):
+        total = total + bm ** (j - n) * am ** (-1 - j)
+    return total
+
+
 @dataclass(frozen=True, eq=False)
 class Uniform(Measure):
     """Uniform law on ``[low, high]``."""
@@ -532,21 +541,26 @@ class Uniform(Measure):
         am, bm = a - z, b - z
         # log((b - z)/(a - z)) = log1p((b - a)/(a - z)): no cancellation far away.
         inside = (z.imag == 0) & (z.real > a) & (z.real < b)
-        q = np.where(inside, 0.0, width / np.where(inside, 1.0, am))
+        any_inside = inside.any()
+        q = np.where(inside, 0.0, width / np.where(inside, 1.0, am)) if any_inside else width / am
         # Near [a, b] (|q| >= 1/2) 1 + q = (b - z)/(a - z) cancels in _log1p (it was -inf
         # within 1e-8 of b): there take the two logs apart (same branch for Im z >= 0).
+        # (Where every point is on one side, the other branch is not evaluated.)
         near = np.abs(q) >= 0.5
-        logs = np.log(np.where(near, bm, 1.0)) - np.log(np.where(near, am, 1.0))
-        f0 = np.where(near, logs, _log1p(np.where(near, 0.0, q))) / width
-        if inside.any():
+        f0: NDArray[Any]
+        if near.all():
+            f0 = (np.log(bm) - np.log(am)) / width
+        elif not near.any():
+            f0 = _log1p(q) / width
+        else:
+            logs = np.log(np.where(near, bm, 1.0)) - np.log(np.where(near, am, 1.0))
+            f0 = np.where(near, logs, _log1p(np.where(near, 0.0, q))) / width
+        if any_inside:
             x = z.real[inside]
             f0[inside] = (np.log((b - x) / (x - a)) + 1j * np.pi) / width
-        out: list[ComplexArray] = [f0.astype(np.complex128)]
-        # f^(n) = (n-1)!/(b-a) ((a-z)^-n - (b-z)^-n), summed without cancellation:
-        # (n-1)! sum_j (b-z)^(j-n) (a-z)^(-1-j).
+        out: list[ComplexArray] = [np.asarray(f0, dtype=np.complex128)]
         for n in range(1, order + 1):
-            terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
-            out.append(_FACT[n - 1] * np.sum(terms, axis=0))
+            out.append(_FACT[n - 1] * _uniform_terms(am, bm, n))
         return np.array(out)
 
     def real_derivatives(self, u: ArrayLike, order: int = 1) -> FloatArray:
@@ -562,8 +576,7 @@ class Uniform(Measure):
             logs = np.log(np.abs(bm)) - np.log(np.abs(am))
             out = [np.where(near, logs, 0.5 * np.log1p(2.0 * q + q**2)) / width]
             for n in range(1, order + 1):
-                terms = [bm ** (j - n) * am ** (-1 - j) for j in range(n)]
-                out.append(_FACT[n - 1] * np.sum(terms, axis=0))
+                out.append(_FACT[n - 1] * _uniform_terms(am, bm, n))
         return np.array(out)
 
     def components(self) -> tuple[FloatArray, FloatArray, FloatArray]:

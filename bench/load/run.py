@@ -30,19 +30,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 NOISE = {"sigma2": 1.0}
+#: a number in a body that wrk replaces, request by request, by a new one (see LUA_DISTINCT)
+VARIED = -1.0000123456789
 
-#: name -> (path, body, share of the duration, share of the connections)
+
+def _outliers(first: float) -> dict[str, object]:
+    values = [first] + [round(-1 + 0.02 * i, 4) for i in range(1, 100)]
+    return {
+        "measure": {"kind": "atoms", "values": values},
+        "noise": NOISE,
+        "spikes": [3.0, 2.0, -2.5, 0.5],
+    }
+
+
+#: name -> (path, body, share of the duration, share of the connections); a body holding
+#: VARIED is sent with a different number there each time (every request a cache miss)
 WORKLOAD: dict[str, tuple[str, dict[str, object], float, float]] = {
-    "outliers (100 atoms)": (
-        "/v1/outliers",
-        {
-            "measure": {"kind": "atoms", "values": [round(-1 + 0.02 * i, 4) for i in range(100)]},
-            "noise": NOISE,
-            "spikes": [3.0, 2.0, -2.5, 0.5],
-        },
-        0.3,
-        0.3,
-    ),
+    "outliers (100 atoms)": ("/v1/outliers", _outliers(-1.0), 0.2, 0.2),
+    "outliers (100, distinct)": ("/v1/outliers", _outliers(VARIED), 0.15, 0.1),
     "density (point, 50 x)": (
         "/v1/density",
         {
@@ -50,7 +55,7 @@ WORKLOAD: dict[str, tuple[str, dict[str, object], float, float]] = {
             "noise": NOISE,
             "x": [round(-2.5 + 0.1 * i, 4) for i in range(50)],
         },
-        0.2,
+        0.15,
         0.25,
     ),
     "density (uniform, 50 x)": (
@@ -92,7 +97,7 @@ LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
-
+%s
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -100,6 +105,17 @@ done = function(summary, latency, requests)
     .. "\\"max_us\\": %%d, \\"status\\": %%d, \\"socket\\": %%d}\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+#: per request: VARIED in the body replaced by VARIED - 1e-9 * (a count of this thread's requests)
+LUA_DISTINCT = """
+local count = 0
+request = function()
+  count = count + 1
+  local body = string.gsub(wrk.body, "%s", string.format("%%.17g", %r - 1e-9 * count))
+  return wrk.format(nil, nil, nil, body)
 end
 """
 
@@ -181,17 +197,19 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def check_bodies(base: str) -> None:
-    """Each request of the workload answers 200 once before the load (a typo fails fast)."""
+def check_bodies(base: str, times: int = 20) -> None:
+    """Each request of the workload answers 200 before the load (a typo fails fast),
+    ``times`` times on fresh connections, so that every server process has seen it."""
     for name, (path, body, _, _) in WORKLOAD.items():
-        request = urllib.request.Request(
-            base + path,
-            data=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as r:
-            if r.status != 200:
-                raise RuntimeError(f"{name}: {r.status}")
+        for _ in range(times):
+            request = urllib.request.Request(
+                base + path,
+                data=json.dumps(body).encode(),
+                headers={"content-type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"{name}: {r.status}")
 
 
 def wrk(
@@ -199,7 +217,10 @@ def wrk(
 ) -> subprocess.Popen[str]:
     path, body, _, _ = WORKLOAD[name]
     script = scripts / f"{abs(hash(name))}.lua"
-    script.write_text(LUA % json.dumps(body))
+    text = json.dumps(body)
+    varied = repr(VARIED)
+    distinct = LUA_DISTINCT % (varied.replace("-", "%-").replace(".", "%."), VARIED)
+    script.write_text(LUA % (text, distinct if varied in text else ""))
     command = [
         "wrk",
         "--threads",

@@ -59,12 +59,18 @@ ATOMS_100 = {"kind": "atoms", "values": [-1 + 0.02 * i for i in range(100)]}
             {"measure": {"kind": "matrix", "entries": [[0.0, 1.0], [1.0, 0.0]]}},
             18 * 2,
         ),
+        (
+            SupportRequest,
+            {"measure": {"kind": "matrix", "entries": [[0.0] * 40] * 40}},
+            56 * 40 + 40**3 // 64,
+        ),
         (SimulateRequest, {"measure": POINT, "n": 10}, None),
         (PlotRequest, {"measure": POINT}, None),
     ],
 )
 def test_cost_estimate(model: type[BaseModel], body: dict[str, Any], expected: int | None) -> None:
-    """``(atoms + 16) x (points + atoms)``; simulations and pictures have none."""
+    """``(atoms + 16) x (points + atoms)`` (+ rows^3 / 64 for a matrix); simulations and
+    pictures have none."""
     assert limits.cost(model.model_validate(body | {"noise": NOISE})) == expected
 
 
@@ -165,3 +171,25 @@ async def test_compute_time_is_recorded_for_inline_requests() -> None:
         assert "compute;dur=" in r.headers["server-timing"]
         metrics = (await client.get("/metrics")).text
         assert 'rmt_compute_seconds_count{route="/v1/support"} 1' in metrics
+
+
+async def test_an_inline_computation_past_its_time_goes_to_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped at the core's next deadline check after inline_max_seconds, then computed
+    again by a worker under the whole deadline: the same answer, nothing cached twice."""
+    calls = _recording(monkeypatch, "outliers")
+    body = {"measure": ATOMS_100, "noise": NOISE, "spikes": [3.0, -2.5, 0.5]}
+    async with serve(inline_max_seconds=1e-9) as client:
+        loop_thread = threading.current_thread()
+        r = await client.post("/v1/outliers", json=body)
+        assert r.status_code == 200, r.text
+        metrics = (await client.get("/metrics")).text
+        info = (await client.get("/v1/info")).json()
+    assert [thread is loop_thread for thread, _ in calls] == [True, False]
+    assert r.json() == service.outliers(OutliersRequest.model_validate(body)).model_dump(
+        mode="json"
+    )
+    assert "rmt_inline_too_slow 1" in metrics
+    assert 'rmt_compute_seconds_count{route="/v1/outliers"} 1' in metrics
+    assert info["limits"]["inline_max_seconds"] == 1e-9

@@ -267,3 +267,51 @@ async def test_an_unexpected_exception_is_a_logged_500_without_internals(
         body = assert_problem(r, 500, "internal-error")
         assert "secret" not in r.text
         assert body["request_id"]
+
+
+LONG = "x" * 5000
+
+
+def _echoes_clipped(body: dict[str, Any], long: str, shown: int = 99) -> None:
+    """``long`` (an input value) appears nowhere whole, only its first ``shown``
+    characters followed by an ellipsis; the answer stays small."""
+    text = str(body)
+    assert long not in text
+    assert long[:shown] + "\u2026" in text
+    assert len(text) < 2000
+
+
+async def test_a_long_unknown_kind_is_echoed_clipped(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/support", json={"measure": {"kind": LONG}, "noise": NOISE})
+    body = assert_problem(r, 422, "validation-error", "does not match any of the expected tags")
+    _echoes_clipped(body, LONG)
+    assert body["detail"].count("\u2026") == 1
+    assert body["errors"][0]["message"].count("\u2026") == 1
+    assert "'atoms'" in body["errors"][0]["message"]  # the expected tags stay whole
+
+
+async def test_a_long_unknown_key_is_echoed_clipped(client: httpx.AsyncClient) -> None:
+    measure = {"kind": "point", "at": 0.0, LONG: 1}
+    r = await client.post("/v1/support", json={"measure": measure, "noise": NOISE})
+    body = assert_problem(r, 422, "validation-error", "Extra inputs are not permitted")
+    _echoes_clipped(body, LONG)
+    assert field_paths(body) == ["/measure/" + LONG[:99] + "\u2026"]
+
+
+async def test_a_long_duplicate_key_is_echoed_clipped(client: httpx.AsyncClient) -> None:
+    text = b'{"noise": {"sigma2": 1}, "%s": 1, "%s": 2}' % (LONG.encode(), LONG.encode())
+    body = assert_problem(await _post_raw(client, text), 400, "malformed-json", "duplicate key")
+    _echoes_clipped(body, LONG, 98)  # the key is shown quoted: '"' and 98 characters
+
+
+async def test_a_long_unknown_path_is_echoed_clipped(client: httpx.AsyncClient) -> None:
+    r = await client.get("/" + LONG)
+    body = assert_problem(r, 404, "not-found")
+    assert LONG not in body["detail"] and LONG[:98] + "\u2026" in body["detail"]
+
+
+async def test_short_inputs_are_echoed_whole(client: httpx.AsyncClient) -> None:
+    tag = "y" * 100  # at the limit: whole
+    r = await client.post("/v1/support", json={"measure": {"kind": tag}, "noise": NOISE})
+    body = assert_problem(r, 422, "validation-error", f"Input tag '{tag}' found")
+    assert "\u2026" not in str(body)
