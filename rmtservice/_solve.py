@@ -65,9 +65,9 @@ MAX_ABS = 1e150
 MAX_SCALE_RATIO = 1e14
 
 
-def check_scale(measure: Measure, sigma2: float) -> None:
-    """Refuse problems double precision cannot represent: huge values, or a noise
-    level below the rounding of the spectrum's own numbers."""
+def check_scale(measure: Measure, sigma2: float, *, resolve: bool = True) -> None:
+    """Refuse problems double precision cannot represent: huge values, or (``resolve``)
+    a noise level below the rounding of the spectrum's own numbers."""
     lo, hi, _ = measure.components()
     extent = max(abs(float(lo[0])), abs(float(hi[-1])))
     if extent > MAX_ABS:
@@ -76,6 +76,10 @@ def check_scale(measure: Measure, sigma2: float) -> None:
             "in absolute value",
             field="measure",
         )
+    if sigma2 > MAX_ABS:
+        raise InvalidParameter(f"sigma2 must be at most {MAX_ABS:.0e}", field="sigma2")
+    if not resolve:
+        return
     # positions are known to eps |t|: the noise scale must stand above that rounding
     ratio = extent / np.sqrt(sigma2)
     if ratio > MAX_SCALE_RATIO:
@@ -85,8 +89,6 @@ def check_scale(measure: Measure, sigma2: float) -> None:
             "scale; rescale H and sigma2 together",
             field="sigma2",
         )
-    if sigma2 > MAX_ABS:
-        raise InvalidParameter(f"sigma2 must be at most {MAX_ABS:.0e}", field="sigma2")
 
 
 def check_points(name: str, values: np.ndarray) -> None:

@@ -588,7 +588,8 @@ class Uniform(Measure):
 
     @property
     def variance(self) -> float:
-        return (self.high - self.low) ** 2 / 12.0
+        width = self.high - self.low
+        return width * width / 12.0  # (a product: inf past the range, not OverflowError)
 
     def cdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)
@@ -647,13 +648,16 @@ class Semicircle(Measure):
 
     @property
     def variance(self) -> float:
-        return self.radius**2 / 4.0
+        return self.radius * self.radius / 4.0
 
     def cdf(self, x: ArrayLike) -> FloatArray:
-        r = self.radius
-        d = np.clip(np.asarray(x, dtype=float) - self.center, -r, r)
-        root = np.sqrt((r - d) * (r + d))  # r^2 sqrt(1 - s^2) without cancellation
-        return np.clip(0.5 + (d * root / r**2 + np.arctan2(d, root)) / np.pi, 0.0, 1.0)
+        # in halves of r: r - d stays finite up to the largest double
+        h = 0.5 * self.radius
+        with np.errstate(over="ignore"):  # x - center past the range: clipped to an end
+            e = 0.5 * np.clip(np.asarray(x, dtype=float) - self.center, -2.0 * h, 2.0 * h)
+        s = e / h
+        root = np.sqrt(((h - e) / h) * ((h + e) / h))  # sqrt(1 - s^2) without cancellation
+        return np.clip(0.5 + (s * root + np.arctan2(s, root)) / np.pi, 0.0, 1.0)
 
     def quantile(self, p: ArrayLike) -> FloatArray:
         lo, hi = self.center - self.radius, self.center + self.radius
@@ -726,7 +730,7 @@ class MarchenkoPastur(Measure):
 
     @property
     def variance(self) -> float:
-        return self.scale**2 * self.ratio
+        return self.scale * self.scale * self.ratio
 
     def cdf(self, x: ArrayLike) -> FloatArray:
         y = self.ratio
@@ -857,7 +861,7 @@ class Mixture(Measure):
     @property
     def variance(self) -> float:
         mu = self.mean
-        return math.fsum(w * (m.variance + (m.mean - mu) ** 2) for w, m in self.parts)
+        return math.fsum(w * (m.variance + (m.mean - mu) * (m.mean - mu)) for w, m in self.parts)
 
     def cdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)

@@ -20,7 +20,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
-from rmtservice._solve import check_sigma2
+from rmtservice._solve import MAX_ABS, check_scale, check_sigma2
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Atoms, Measure
 
@@ -225,9 +225,17 @@ def simulate(
             raise InvalidParameter(f"{name} must be in [1, n] = [1, {n}], got {k}", field=name)
     if dtype not in ("float64", "float32"):
         raise InvalidParameter(f"dtype must be float64 or float32, got {dtype!r}", field="dtype")
+    # before anything is drawn: numbers double precision can square (and, to compare
+    # with the limit, a noise level it resolves at the spectrum's scale)
+    check_scale(measure, s2, resolve=compare)
     theta = np.asarray(spikes, dtype=float).ravel()
     if spike_law is not None and spike_count > 0:
+        check_scale(spike_law, s2, resolve=False)
         theta = np.concatenate([theta, spike_law.midpoint_quantiles(spike_count)])
+    if not np.all(np.abs(theta) <= MAX_ABS):
+        raise InvalidParameter(
+            f"spikes must be finite and at most {MAX_ABS:.0e} in absolute value", field="spikes"
+        )
     # at most 2^53 - 1: JSON readers (JavaScript's too) keep such a seed exactly
     seed = secrets.randbelow(2**53) if seed is None else int(seed)
     if matrix is not None:

@@ -175,6 +175,43 @@ async def test_core_invalid_parameter_is_422(client: httpx.AsyncClient) -> None:
     assert field_paths(body) == ["/num"]
 
 
+HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.7976931348623157e308}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail", "where"),
+    [
+        # found by schemathesis: the midpoint quantiles of H were taken before any scale
+        # check, and a semicircle's r**2 raised OverflowError (a 500)
+        (
+            "/v1/plot",
+            {"measure": HUGE_SEMICIRCLE, "noise": {"sigma2": 9.3e307}, "simulate": {"n": 2}},
+            "at most 1e+150",
+            "/measure",
+        ),
+        (
+            "/v1/simulate",
+            {"measure": HUGE_SEMICIRCLE, "noise": NOISE, "n": 2},
+            "at most 1e+150",
+            "/measure",
+        ),
+        ("/v1/simulate", {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e300]},
+         "at most 1e+150", "/spikes"),
+        ("/v1/simulate", {"measure": POINT, "noise": {"sigma2": 1e200}, "n": 3},
+         "at most 1e+150", "/noise/sigma2"),
+        # a comparison with the limit needs a noise level that double precision resolves
+        ("/v1/simulate", {"measure": {"kind": "point", "at": 1.0}, "noise": {"sigma2": 1e-40},
+         "n": 3}, "noise standard deviations", "/noise/sigma2"),
+    ],
+)
+async def test_numbers_double_precision_cannot_square_are_422_before_any_work(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], detail: str, where: str
+) -> None:
+    r = await client.post(path, json=body)
+    problem = assert_problem(r, 422, "invalid-parameter", detail)
+    assert field_paths(problem) == [where]
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 async def test_non_json_body_is_415(client: httpx.AsyncClient, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}

@@ -322,3 +322,17 @@ def test_cdf_and_midpoint_quantiles(name: str) -> None:
         assert np.all(measure.cdf(q - 1e-9) < p + 1e-12)
     else:
         assert_allclose(measure.cdf(q), p, atol=1e-12)
+
+
+def test_moments_and_cdf_of_huge_laws_do_not_raise() -> None:
+    # Python floats raise OverflowError on 1e200 ** 2 (numpy gives inf): the moments of
+    # a law past the range are inf, and the semicircle's cdf stays in [0, 1]
+    huge = [
+        rs.Semicircle(-1e220, 1.7976931348623157e308),
+        rs.Uniform(-1e200, 1e200),
+        rs.Mixture(((0.5, rs.Point(1e200)), (0.5, rs.Point(-1e200)))),
+    ]
+    for m in huge:
+        assert m.variance == math.inf
+    cdf = huge[0].cdf(np.array([-1e308, -1e220, 0.0, 1e308]))
+    assert np.all((cdf >= 0) & (cdf <= 1)) and cdf[0] < 0.5 < cdf[-1]
