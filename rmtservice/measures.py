@@ -349,6 +349,8 @@ class Atoms(Measure):
                 raise InvalidParameter("atoms: weights must be finite numbers", field="weights")
             if np.any(w < 0):
                 raise InvalidParameter("atoms: weights must be non-negative", field="weights")
+            if w.max() > 1e300:  # scaled first: their sum may pass the largest double
+                w = w / w.max()
             total = math.fsum(w)
             if not total > 0:
                 raise InvalidParameter("atoms: weights must not all be zero", field="weights")
@@ -495,6 +497,15 @@ def _algebraic_derivatives(
         rhs = b * conv + a * k * sq2_km1 + k * derivs[k - 1]
         derivs.append(-rhs / sq)
     return derivs
+
+
+def _sum(terms: list[float]) -> float:
+    """``math.fsum``, or the infinity it overflows to (fsum raises OverflowError)."""
+    try:
+        return math.fsum(terms)
+    except OverflowError:
+        with np.errstate(over="ignore"):
+            return float(np.sum(terms))
 
 
 def _edge_sqrt(z: ComplexArray, lo: float, hi: float) -> ComplexArray:
@@ -810,6 +821,8 @@ class Mixture(Measure):
         weights = np.array([_finite("weight", w) for w, _ in components])
         if np.any(weights < 0):
             raise InvalidParameter("mixture: weights must be non-negative", field="components")
+        if weights.max() > 1e300:  # scaled first: their sum may pass the largest double
+            weights = weights / weights.max()
         total = math.fsum(weights)
         if not total > 0:
             raise InvalidParameter("mixture: weights must not all be zero", field="components")
@@ -856,12 +869,12 @@ class Mixture(Measure):
 
     @property
     def mean(self) -> float:
-        return math.fsum(w * m.mean for w, m in self.parts)
+        return _sum([w * m.mean for w, m in self.parts])
 
     @property
     def variance(self) -> float:
         mu = self.mean
-        return math.fsum(w * (m.variance + (m.mean - mu) * (m.mean - mu)) for w, m in self.parts)
+        return _sum([w * (m.variance + (m.mean - mu) * (m.mean - mu)) for w, m in self.parts])
 
     def cdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)

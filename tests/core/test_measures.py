@@ -336,3 +336,14 @@ def test_moments_and_cdf_of_huge_laws_do_not_raise() -> None:
         assert m.variance == math.inf
     cdf = huge[0].cdf(np.array([-1e308, -1e220, 0.0, 1e308]))
     assert np.all((cdf >= 0) & (cdf <= 1)) and cdf[0] < 0.5 < cdf[-1]
+
+
+def test_weights_whose_sum_passes_the_largest_double_are_normalised() -> None:
+    # found by schemathesis: math.fsum raised OverflowError (a 500 from /v1/support)
+    big = [7.1e307, 8.2e307, 8.8e307]
+    atoms = rs.Atoms([1.0, 2.0, 3.0], big)
+    assert_allclose(atoms.weights, np.array(big) / math.fsum(np.array(big) / 8.8e307) / 8.8e307)
+    assert math.isclose(math.fsum(atoms.weights), 1.0, rel_tol=1e-15)
+    mix = rs.Mixture(tuple((w, rs.Point(x)) for w, x in zip(big, [1.0, 2.0, 3.0], strict=True)))
+    assert_allclose([w for w, _ in mix.parts], atoms.weights, rtol=1e-15)
+    assert mix.mean == pytest.approx(atoms.mean, rel=1e-15)
