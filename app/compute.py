@@ -64,11 +64,19 @@ from app.settings import Settings
 from rmtservice import deadline, service
 from rmtservice.errors import DeadlineExceeded
 
-__all__ = ["Compute", "InlineTooSlow", "Job", "RequestContext", "context_of", "job"]
+__all__ = [
+    "Compute",
+    "InlineTooSlow",
+    "Job",
+    "RequestContext",
+    "context_of",
+    "job",
+    "limit_blas_threads",
+]
 
 logger = logging.getLogger(__name__)
 
-WORKER_NICENESS = 5
+WORKER_NICENESS = 10
 
 Arg = TypeVar("Arg")
 Req = TypeVar("Req", bound=BaseModel)
@@ -114,8 +122,16 @@ def _exit_with_parent(parent: int) -> None:
 _worker_cache: SupportCache | None = None
 
 
-def _init_worker(cache_size: int, cache_atoms: int) -> None:
+def limit_blas_threads(threads: int) -> None:
+    """At most ``threads`` BLAS/LAPACK threads in this process, from now on."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
+def _init_worker(cache_size: int, cache_atoms: int, blas_threads: int) -> None:
     global _worker_cache
+    limit_blas_threads(blas_threads)
     # Ctrl-C reaches the whole process group; the server, not each worker, handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # On a busy machine the scheduler should prefer the server process: it answers probes.
@@ -171,12 +187,18 @@ class Compute:
                 # spawn, not fork: the server process has threads
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.settings.support_cache_size, self.settings.support_cache_atoms),
+                initargs=(
+                    self.settings.support_cache_size,
+                    self.settings.support_cache_atoms,
+                    self.settings.blas_threads,
+                ),
             )
         return self._pool
 
     async def start(self, warm_up: Callable[[None], None]) -> None:
-        """Start the workers and run ``warm_up`` once in each."""
+        """Start the workers and run ``warm_up`` once in each. The BLAS threads of this
+        process (inline computations, or the thread executor's) are limited too."""
+        limit_blas_threads(self.settings.blas_threads)
         jobs = (self._submit(warm_up, None, None) for _ in range(self.settings.workers))
         await asyncio.gather(*jobs)
 

@@ -50,7 +50,17 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="trials of one simulation run in parallel (threads, one "
-        "BLAS thread each); 1 leaves LAPACK its own threads",
+        "BLAS thread each); 1 leaves LAPACK its blas_threads",
+    )
+    blas_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="BLAS/LAPACK threads of each server and compute process. The "
+        "computations already run in parallel (workers, and WEB_CONCURRENCY server "
+        "processes): more BLAS threads than cores make OpenBLAS's spinning threads "
+        "contend (on 2 cores, a mixed load answered 4 to 8 times slower with its default "
+        "of one thread per core). Raise it for one large simulation at a time",
     )
     deadline_seconds: float = Field(
         10.0, gt=0, description="compute time allowed to one request (else 503)"

@@ -8,6 +8,14 @@ server is always stopped at the end (its whole process group).
 
     .venv/bin/python bench/load/run.py                # 30 s, endpoints one after another
     .venv/bin/python bench/load/run.py --concurrent   # all endpoints at once, connections split
+    .venv/bin/python bench/load/run.py --concurrent --rate 400   # paced: about 400 req/s in all
+
+Without ``--rate`` every connection sends its next request as soon as the last one is
+answered: the server is saturated and the latencies are those of a full queue (with c
+connections, the mean latency is c / throughput). With ``--rate R`` each connection
+waits a random think time (uniform, mean ``c / R_e`` for an endpoint given ``R_e`` of
+the requests per second) before its next request: an offered load below capacity,
+whose latencies are those a client sees at that load.
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Traffic goes to 127.0.0.1 only.
 """
@@ -105,6 +113,15 @@ done = function(summary, latency, requests)
     .. "\\"max_us\\": %%d, \\"status\\": %%d, \\"socket\\": %%d}\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+#: a think time before each request of a connection: uniform on [0, 2 x mean] ms
+LUA_DELAY = """
+math.randomseed(os.time() + %d)
+delay = function()
+  return math.random() * %r
 end
 """
 
@@ -213,14 +230,24 @@ def check_bodies(base: str, times: int = 20) -> None:
 
 
 def wrk(
-    base: str, name: str, seconds: float, connections: int, scripts: Path
+    base: str,
+    name: str,
+    seconds: float,
+    connections: int,
+    scripts: Path,
+    rate: float | None = None,
 ) -> subprocess.Popen[str]:
+    """``wrk`` on one endpoint; with ``rate`` (requests/s over its connections) each
+    connection thinks a random time of mean ``connections / rate`` between requests."""
     path, body, _, _ = WORKLOAD[name]
     script = scripts / f"{abs(hash(name))}.lua"
     text = json.dumps(body)
     varied = repr(VARIED)
     distinct = LUA_DISTINCT % (varied.replace("-", "%-").replace(".", "%."), VARIED)
-    script.write_text(LUA % (text, distinct if varied in text else ""))
+    extra = distinct if varied in text else ""
+    if rate:
+        extra += LUA_DELAY % (len(scripts.name) + len(name), 2000.0 * connections / rate)
+    script.write_text(LUA % (text, extra))
     command = [
         "wrk",
         "--threads",
@@ -267,6 +294,12 @@ def main() -> int:
     parser.add_argument(
         "--executor", choices=["process", "thread"], help="RMT_EXECUTOR (default: unset)"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="with --concurrent: about this many requests/s in all, split like the "
+        "connections (paced by think times); without it the server is saturated",
+    )
     parser.add_argument("--only", help="run only the endpoints whose name contains this")
     args = parser.parse_args()
     if args.only:
@@ -282,6 +315,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             scripts = Path(tmp)
             if args.concurrent:
+                total = sum(share for _, _, _, share in WORKLOAD.values())
                 running = {
                     name: wrk(
                         base,
@@ -289,6 +323,7 @@ def main() -> int:
                         args.duration,
                         max(1, round(args.connections * share)),
                         scripts,
+                        args.rate * share / total if args.rate else None,
                     )
                     for name, (_, _, _, share) in WORKLOAD.items()
                 }
@@ -304,6 +339,8 @@ def main() -> int:
     finally:
         stop_server(proc)
     mode = "concurrent" if args.concurrent else "sequential"
+    if args.concurrent and args.rate:
+        mode += f", paced at about {args.rate:.0f} req/s in all"
     print(
         f"\ngunicorn, {args.workers} uvicorn workers, {args.connections} connections, "
         f"{mode}, {args.duration:.0f} s, RMT_EXECUTOR={args.executor or '(default)'}, "
