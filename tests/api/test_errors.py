@@ -195,16 +195,39 @@ HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.797693
             "at most 1e+150",
             "/measure",
         ),
-        ("/v1/simulate", {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e300]},
-         "at most 1e+150", "/spikes"),
-        ("/v1/simulate", {"measure": POINT, "noise": {"sigma2": 1e200}, "n": 3},
-         "at most 1e+150", "/noise/sigma2"),
+        (
+            "/v1/simulate",
+            {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e300]},
+            "at most 1e+150",
+            "/spikes",
+        ),
+        (
+            "/v1/simulate",
+            {"measure": POINT, "noise": {"sigma2": 1e200}, "n": 3},
+            "at most 1e+150",
+            "/noise/sigma2",
+        ),
         # weights whose sum passes the largest double (math.fsum raised OverflowError)
-        ("/v1/support", {"measure": {"kind": "atoms", "values": [1.0, 8.8e307],
-         "weights": [8.2e307, 8.8e307]}, "noise": NOISE}, "at most 1e+150", "/measure"),
+        (
+            "/v1/support",
+            {
+                "measure": {
+                    "kind": "atoms",
+                    "values": [1.0, 8.8e307],
+                    "weights": [8.2e307, 8.8e307],
+                },
+                "noise": NOISE,
+            },
+            "at most 1e+150",
+            "/measure",
+        ),
         # a comparison with the limit needs a noise level that double precision resolves
-        ("/v1/simulate", {"measure": {"kind": "point", "at": 1.0}, "noise": {"sigma2": 1e-40},
-         "n": 3}, "noise standard deviations", "/noise/sigma2"),
+        (
+            "/v1/simulate",
+            {"measure": {"kind": "point", "at": 1.0}, "noise": {"sigma2": 1e-40}, "n": 3},
+            "noise standard deviations",
+            "/noise/sigma2",
+        ),
     ],
 )
 async def test_numbers_double_precision_cannot_square_are_422_before_any_work(
