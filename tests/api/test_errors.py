@@ -378,3 +378,30 @@ async def test_short_inputs_are_echoed_whole(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/support", json={"measure": {"kind": tag}, "noise": NOISE})
     body = assert_problem(r, 422, "validation-error", f"Input tag '{tag}' found")
     assert "\u2026" not in str(body)
+
+
+UNIFORM = {"kind": "uniform", "low": -1.0, "high": 1.0}
+
+
+@pytest.mark.parametrize("inline_max_cost", [0, 10**9], ids=["pool", "inline"])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/support", {"measure": UNIFORM, "noise": NOISE}),
+        ("/v1/density", {"measure": UNIFORM, "noise": NOISE, "x": [0.0, 3.0]}),
+        ("/v1/stieltjes", {"measure": UNIFORM, "noise": NOISE, "z": {"re": [0.0], "im": [1.0]}}),
+        ("/v1/outliers", {"measure": UNIFORM, "noise": NOISE, "spikes": [3.0]}),
+        ("/v1/outliers/inverse", {"measure": UNIFORM, "noise": NOISE, "observed": [3.0]}),
+        ("/v1/simulate", {"measure": UNIFORM, "noise": NOISE, "n": 50, "seed": 1}),
+        ("/v1/plot", {"measure": UNIFORM, "noise": NOISE}),
+    ],
+)
+async def test_the_deadline_holds_for_every_compute_endpoint(
+    path: str, body: dict[str, Any], inline_max_cost: int
+) -> None:
+    async with serve(
+        deadline_seconds=1e-9, retry_after_seconds=2, inline_max_cost=inline_max_cost
+    ) as client:
+        r = await client.post(path, json=body)
+        assert_problem(r, 503, "deadline-exceeded", "deadline")
+        assert r.headers["retry-after"] == "2"
