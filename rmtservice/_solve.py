@@ -113,7 +113,10 @@ def residual_scale(
     """
     above = w.imag > 0
     # (called under damped_newton's errstate: an infinite f' near an atom is expected)
-    quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
+    if above.all():  # (the common case, without the two selections)
+        quad = f.imag / w.imag
+    else:
+        quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
     return np.abs(z) + np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
 
 
@@ -158,9 +161,10 @@ def _damped_newton(
         deadline.check()
         rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
         small = rel <= RESIDUAL_FACTOR * EPS
-        polish += small
-        # (only where phi' is small: there the error in w is residual / |phi'|)
-        alive &= ~small | ((ratio < 0.5) & (polish <= POLISH) & (rel > 0) & (np.abs(dp) < 1e-2))
+        if small.any():
+            polish += small
+            # (only where phi' is small: there the error in w is residual / |phi'|)
+            alive &= ~small | ((ratio < 0.5) & (polish <= POLISH) & (rel > 0) & (np.abs(dp) < 1e-2))
         act = alive.nonzero()[0]
         if act.size == 0:
             break
@@ -180,6 +184,11 @@ def _damped_newton(
             ok = (wn.imag > 0) & np.isfinite(rn) & (rn < r0)
             if keep_omega:
                 ok &= (za.imag == 0) | (pn.imag > 0)
+            if ok.all():  # every step taken whole (the common case)
+                ratio[act] = rn / r0
+                w[act], p[act], dp[act], f[act], fp[act] = wn, pn, dpn, fn, fpn
+                act = act[:0]
+                break
             acc = act[ok]
             ratio[acc] = rn[ok] / r0[ok]
             w[acc], p[acc], dp[acc], f[acc], fp[acc] = wn[ok], pn[ok], dpn[ok], fn[ok], fpn[ok]

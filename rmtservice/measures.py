@@ -551,8 +551,11 @@ class Uniform(Measure):
         width = b - a
         am, bm = a - z, b - z
         # log((b - z)/(a - z)) = log1p((b - a)/(a - z)): no cancellation far away.
-        inside = (z.imag == 0) & (z.real > a) & (z.real < b)
-        any_inside = inside.any()
+        inside = np.zeros(0, dtype=bool)
+        any_inside = False
+        if not (z.imag > 0).all():  # (above the axis, the common case: no point on [a, b])
+            inside = (z.imag == 0) & (z.real > a) & (z.real < b)
+            any_inside = bool(inside.any())
         q = np.where(inside, 0.0, width / np.where(inside, 1.0, am)) if any_inside else width / am
         # Near [a, b] (|q| >= 1/2) 1 + q = (b - z)/(a - z) cancels in _log1p (it was -inf
         # within 1e-8 of b): there take the two logs apart (same branch for Im z >= 0).
