@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx test-fast openapi clients test-clients bench bench-sim bench-sweep lint container-check install clean
+.PHONY: serve test chromium nginx wrk test-fast openapi clients test-clients bench bench-sim bench-sweep bench-load lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ nginx:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx \
 		&& { /usr/sbin/nginx -s stop 2>/dev/null || true; }; fi
 
-test: $(STAMP) chromium nginx
+# Debian wrk for the load benchmark (bench/load) and its smoke test, installed when missing
+# and root.
+wrk:
+	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; fi
+
+test: $(STAMP) chromium nginx wrk
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
@@ -66,6 +72,13 @@ test-clients: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_density.py
 	$(PY) bench/bench_simulate.py
+
+# The production server (gunicorn, 2 uvicorn workers) under wrk: each endpoint alone, then
+# the mixed workload (all at once, saturated), then the mixed workload paced at 400 req/s.
+bench-load: $(STAMP) wrk
+	$(PY) bench/load/run.py
+	$(PY) bench/load/run.py --concurrent
+	$(PY) bench/load/run.py --concurrent --rate 400
 
 bench-sweep: $(STAMP)
 	$(PY) bench/bench_sweep.py
