@@ -8,6 +8,7 @@ exception handlers of :mod:`app.problems`, then the routes.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,11 @@ def _configure_logging(settings: Settings) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     compute = app.state.compute
     await compute.start(service.warm_up)
+    # What exists now (modules, the app, its routes and schemas: ~90k objects) lives as
+    # long as the process: frozen out of the collector's sight, a full collection no
+    # longer walks it (one took ~100 ms, every few thousand requests: the p99 of every
+    # request waiting meanwhile). Unfrozen at shutdown, for processes that go on.
+    gc.freeze()
     app.state.ready = True
     settings = app.state.settings
     logger.info(
@@ -68,6 +74,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ready = False
         await compute.aclose()
         app.state.sweeps.close()
+        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
