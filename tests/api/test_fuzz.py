@@ -126,3 +126,83 @@ async def test_no_body_gives_a_500(client: httpx.AsyncClient, path: str, body: A
 async def test_no_bytes_give_a_500(client: httpx.AsyncClient, raw: bytes) -> None:
     r = await client.post("/v1/support", content=raw, headers={"content-type": "application/json"})
     assert r.status_code in (400, 422), r.text
+
+
+#: any finite double: subnormals, 5e-324, 1.7976931348623157e308 and their negatives
+extreme = st.floats(allow_nan=False, allow_infinity=False)
+extreme_positive = st.floats(min_value=0.0, exclude_min=True, allow_infinity=False)
+extreme_measures = st.one_of(
+    st.builds(
+        lambda v, w: {"kind": "atoms", "values": v, "weights": [w] * len(v)},
+        st.lists(extreme, min_size=1, max_size=6),
+        extreme_positive,
+    ),
+    st.builds(lambda a: {"kind": "point", "at": a}, extreme),
+    st.builds(lambda lo, hi: {"kind": "uniform", "low": lo, "high": hi}, extreme, extreme),
+    st.builds(
+        lambda c, r: {"kind": "semicircle", "center": c, "radius": r}, extreme, extreme_positive
+    ),
+    st.builds(
+        lambda y, s: {"kind": "marchenko_pastur", "ratio": y, "scale": s},
+        extreme_positive,
+        extreme_positive,
+    ),
+    st.builds(
+        lambda w1, w2, a, b: {
+            "kind": "mixture",
+            "components": [
+                {"weight": w1, "measure": {"kind": "point", "at": a}},
+                {"weight": w2, "measure": {"kind": "point", "at": b}},
+            ],
+        },
+        extreme_positive,
+        extreme_positive,
+        extreme,
+        extreme,
+    ),
+)
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"{constant} in an answer")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _answered(r: httpx.Response) -> None:
+    """200 with strict JSON (no NaN, no infinity), or a documented problem; never a 500."""
+    if r.status_code == 200:
+        if r.headers["content-type"].startswith("application/json"):
+            _strict_json(r.text)
+        return
+    assert r.status_code in (422, 503), r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    if r.status_code == 503:
+        assert r.json()["type"] == "/problems/deadline-exceeded", r.text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    measure=extreme_measures,
+    sigma2=extreme_positive,
+    point=extreme,
+    im=st.floats(min_value=0.0, allow_infinity=False),
+)
+async def test_extreme_numbers_get_an_answer_or_a_422(
+    client: httpx.AsyncClient, measure: dict[str, Any], sigma2: float, point: float, im: float
+) -> None:
+    # found this way: a semicircle of radius 1.8e308 in /v1/plot and weights whose sum
+    # passes the largest double were 500s (Python float OverflowError)
+    base = {"measure": measure, "noise": {"sigma2": sigma2}}
+    for path, extra in [
+        ("/v1/support", {}),
+        ("/v1/density", {"x": [point, 0.0]}),
+        ("/v1/stieltjes", {"z": {"re": [point], "im": [im]}}),
+        ("/v1/outliers", {"spikes": [point]}),
+        ("/v1/outliers/inverse", {"observed": [point]}),
+        ("/v1/simulate", {"n": 3, "seed": 1, "spikes": [point]}),
+    ]:
+        _answered(await client.post(path, json=base | extra))
