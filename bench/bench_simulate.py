@@ -24,7 +24,17 @@ import subprocess
 import sys
 import time
 
-CASES = ["eigvalsh", "simulate", "http", "top", "full4000", "float32", "trials1", "trials2"]
+CASES = [
+    "eigvalsh",
+    "simulate",
+    "http",
+    "http_blas",
+    "top",
+    "full4000",
+    "float32",
+    "trials1",
+    "trials2",
+]
 
 
 def child(case: str, reps: int = 3) -> dict[str, float]:
@@ -39,15 +49,24 @@ def child(case: str, reps: int = 3) -> dict[str, float]:
     law = rs.MarchenkoPastur(0.5, 1.0)
     out: dict[str, float] = {}
     client = None
-    if case == "http":
-        # the whole POST /v1/simulate: validation, core, comparison block, JSON of 3000 floats
+    if case in ("http", "http_blas"):
+        # the whole POST /v1/simulate: validation, core, comparison block, JSON of 3000 floats;
+        # "http" with the server's default of one BLAS thread, "http_blas" with one per core
+        import os
+
         from fastapi.testclient import TestClient
 
         from app.main import create_app
         from app.settings import Settings
 
         app = create_app(
-            Settings(executor="thread", max_n=4000, deadline_seconds=120, access_log=False)
+            Settings(
+                executor="thread",
+                max_n=4000,
+                deadline_seconds=120,
+                access_log=False,
+                blas_threads=(os.cpu_count() or 1) if case == "http_blas" else 1,
+            )
         )
         body = {
             "measure": {"kind": "marchenko_pastur", "ratio": 0.5, "scale": 1.0},
@@ -69,7 +88,7 @@ def child(case: str, reps: int = 3) -> dict[str, float]:
             scipy.linalg.eigvalsh(a)
         elif case == "simulate":
             rs.simulate(law, 0.5, 3000, spikes=[4.0], seed=1)
-        elif case == "http":
+        elif case in ("http", "http_blas"):
             assert client is not None
             r = client.post("/v1/simulate", json=body)
             assert r.status_code == 200, r.text
@@ -116,7 +135,12 @@ def main() -> None:
     h = r["http"]
     print(
         f"{'POST /v1/simulate n=3000':<28}{h['time']:>9.3f}{h['peak_mb']:>10.0f}"
-        f"{h['time'] / base:>8.2f}  whole HTTP call (ASGI, thread executor)"
+        f"{h['time'] / base:>8.2f}  whole HTTP call (ASGI, thread executor), 1 BLAS thread"
+    )
+    h = r["http_blas"]
+    print(
+        f"{'  RMT_BLAS_THREADS = cores':<28}{h['time']:>9.3f}{h['peak_mb']:>10.0f}"
+        f"{h['time'] / base:>8.2f}  the same, one BLAS thread per core"
     )
     t, f = r["top"], r["full4000"]
     print(
