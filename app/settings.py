@@ -186,6 +186,7 @@ class Settings(BaseSettings):
             in (
                 "deadline_seconds",
                 "workers",
+                "blas_threads",
                 "memory_budget_bytes",
                 "inline_max_cost",
                 "inline_max_seconds",

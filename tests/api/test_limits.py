@@ -44,6 +44,7 @@ async def test_info_reports_the_limits(small: httpx.AsyncClient) -> None:
     for name, value in SMALL.items():
         assert limits[name] == value
     assert limits["deadline_seconds"] == 10.0
+    assert limits["blas_threads"] == 1
     assert limits["max_json_depth"] == 3 * 2 + 6
 
 
