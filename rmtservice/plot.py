@@ -9,6 +9,8 @@ PNG or SVG bytes, identical for identical inputs (no dates, fixed SVG ids).
 from __future__ import annotations
 
 import io
+import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,11 +90,9 @@ def render(
         fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
         try:
             _draw(ax, panel, report, simulation)
-            name = title or f"{describe(measure)},  σ² = {sigma2:g}"
+            name = _printable(title) or f"{describe(measure)},  σ² = {sigma2:g}"
             ax.set_title(name, fontsize=12)
-            buf = io.BytesIO()
-            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-            fig.savefig(buf, format=fmt, metadata=meta)
+            buf = _save(fig, fmt)
         finally:
             plt.close(fig)
     return buf.getvalue()
@@ -118,14 +118,31 @@ def render_sweep(summary: SweepSummary, *, fmt: str = "png", title: str | None =
         try:
             for ax, (name, label) in zip(axes, _SWEEP_PANELS, strict=True):
                 _sweep_panel(ax, summary, name, label)
-            fig.suptitle(title or "Monte Carlo sweep over n", fontsize=12)
+            fig.suptitle(_printable(title) or "Monte Carlo sweep over n", fontsize=12)
             fig.tight_layout()
-            buf = io.BytesIO()
-            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-            fig.savefig(buf, format=fmt, metadata=meta)
+            buf = _save(fig, fmt)
         finally:
             plt.close(fig)
     return buf.getvalue()
+
+
+def _printable(title: str | None) -> str | None:
+    """A title without control characters (they have no glyph); None if nothing is left."""
+    if title is None:
+        return None
+    kept = "".join(c for c in title if unicodedata.category(c) != "Cc").strip()
+    return kept or None
+
+
+def _save(fig: Any, fmt: str) -> io.BytesIO:
+    """``fig`` as PNG or SVG, reproducibly (no software or date stamps). A character of a
+    title that the font lacks is drawn as a box, without a warning in the log."""
+    buf = io.BytesIO()
+    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        fig.savefig(buf, format=fmt, metadata=meta)
+    return buf
 
 
 def _sweep_panel(ax: Any, summary: SweepSummary, name: str, label: str) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import struct
+import warnings
 
 import httpx
 import pytest
+
+import rmtservice as rs
+from rmtservice.plot import render
 
 from ._support import NOISE, POINT, assert_problem, serve
 
@@ -67,3 +71,16 @@ async def test_plot_simulation_size_is_limited() -> None:
     async with serve(max_n=50) as c:
         r = await c.post("/v1/plot", json=BODY | {"simulate": {"n": 51}})
         assert "max_n" in assert_problem(r, 422, "limit-exceeded")["detail"]
+
+
+def test_a_title_with_control_and_unknown_characters_is_drawn_without_warnings() -> None:
+    # control characters are dropped; a character the font lacks is a box, not a warning
+    # in the service's log
+    point = rs.Point(0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = render(point, 1.0, fmt="svg", title="spectrum")
+        assert render(point, 1.0, fmt="svg", title="\x7fspec\x00trum\t") == plain
+        render(point, 1.0, fmt="svg", title="\U0001a0f0 \u2603")
+        default = render(point, 1.0, fmt="svg")
+        assert render(point, 1.0, fmt="svg", title="\x01\x02") == default
