@@ -22,6 +22,9 @@ wrong method                       405     /problems/method-not-allowed  Allow
 anything else (a bug)              500     /problems/internal-error
 =================================  ======  ===========================  =============
 
+A request head (line and headers) slower than ``header_timeout_seconds`` gets the same
+408 problem from the server's protocol (:mod:`app.server`), before the app is called.
+
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).
 
@@ -105,7 +108,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "request-timeout": ProblemType(
         408,
         "Request timeout",
-        "The request body did not arrive within the configured body_timeout_seconds.",
+        "The request did not arrive in time: its line and headers within "
+        "header_timeout_seconds, or its body within body_timeout_seconds.",
     ),
     "body-too-large": ProblemType(
         413, "Request body too large", "The body is larger than the configured max_body_bytes."

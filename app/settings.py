@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         description="time allowed to a client to send the whole request body, from its "
         "headers (else 408): a client that stalls mid-body holds no connection for ever",
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="time allowed to a client to send a request's line and headers, from "
+        "the connection's opening or the previous response's end (else the connection is "
+        "closed, after a 408 if part of a head came): no Slowloris. Applies under the "
+        "server's protocol, app.server (make serve, the image's gunicorn)",
+    )
     retry_after_seconds: int = Field(
         5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
     )

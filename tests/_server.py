@@ -79,6 +79,8 @@ def uvicorn(env: dict[str, str] | None = None, port: int | None = None) -> Itera
         "-m",
         "uvicorn",
         "app.main:app",
+        "--http",
+        "app.server:HeadDeadlineProtocol",
         "--host",
         "127.0.0.1",
         "--port",

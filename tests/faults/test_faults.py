@@ -24,14 +24,14 @@ from ._servers import serve as serve_real
 pytestmark = pytest.mark.slow
 
 DENSITY = {"measure": POINT, "noise": NOISE, "x": [0.0, 1.0]}
-#: several seconds of LAPACK on a small machine (two eigenvalue problems of n = 1500)
+#: several seconds of LAPACK on a small machine with one BLAS thread (the server's
+#: default): two full spectra of n = 2500 (4 s here)
 SLOW = {
     "measure": {"kind": "uniform", "low": -1.0, "high": 1.0},
     "noise": NOISE,
-    "n": 1500,
+    "n": 2500,
     "trials": 2,
     "seed": 1,
-    "top": 1,
 }
 
 
@@ -197,6 +197,84 @@ def test_a_client_that_stalls_mid_body_gets_408() -> None:
         assert 0.9 < elapsed < 10, elapsed
         # the server is free for others
         assert _density_ok(server.base)
+
+
+def _port(server: Server) -> int:
+    return int(server.base.rpartition(":")[2])
+
+
+def _closed_after(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when it closed."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data, time.monotonic() - start
+
+
+HEAD_TIMEOUT = {"RMT_HEADER_TIMEOUT_SECONDS": "1"}
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_slow_request_heads_are_cut_off(kind: str) -> None:
+    # uvicorn alone keeps such connections for ever (Slowloris): its keep-alive timeout
+    # starts after a first response and every byte restarts it
+    with serve_real(kind, HEAD_TIMEOUT) as server:
+        address = ("127.0.0.1", _port(server))
+        # a connection that sends nothing is closed, without an answer
+        with socket.create_connection(address, timeout=5) as idle:
+            data, elapsed = _closed_after(idle, 15)
+        assert data == b""
+        assert 0.9 < elapsed < 5, elapsed
+        # part of a head: 408 problem, then closed
+        with socket.create_connection(address, timeout=5) as partial:
+            partial.sendall(b"POST /v1/density HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            data, elapsed = _closed_after(partial, 15)
+        head, _, payload = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), data
+        assert b"content-type: application/problem+json" in head.lower()
+        assert b"x-content-type-options: nosniff" in head.lower()
+        problem = json.loads(payload)
+        assert problem["type"] == "/problems/request-timeout"
+        assert problem["status"] == 408 and "1 s" in problem["detail"]
+        assert 0.9 < elapsed < 5, elapsed
+        # a byte at a time does not restart the clock
+        with socket.create_connection(address, timeout=5) as trickle:
+            start = time.monotonic()
+            cut = False
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40:
+                try:
+                    trickle.sendall(bytes([byte]))
+                except OSError:
+                    cut = True
+                    break
+                time.sleep(0.1)
+                if time.monotonic() - start > 4:
+                    break
+            if not cut:
+                data, _ = _closed_after(trickle, 10)
+                assert data.startswith(b"HTTP/1.1 408"), data
+            assert time.monotonic() - start < 4.5
+        # the server is free for others
+        assert _density_ok(server.base)
+
+
+def test_keep_alive_connections_and_long_computations_are_not_cut() -> None:
+    # the deadline covers heads only: from the connection's start or the last response's
+    # end until the next head is complete; a computation longer than it is answered
+    with serve_real("uvicorn", HEAD_TIMEOUT) as server:
+        with httpx.Client(base_url=server.base, timeout=30) as c:
+            for _ in range(3):  # one connection, pauses below the deadline between requests
+                r = c.get("/healthz")
+                assert r.status_code == 200
+                time.sleep(0.6)
+            start = time.monotonic()
+            r = c.post("/v1/simulate", json=SLOW)
+            assert r.status_code == 200, r.text
+            elapsed = time.monotonic() - start
+            assert c.get("/healthz").status_code == 200
+        assert elapsed > 1.0, f"the simulation took {elapsed:.2f} s: not longer than the deadline"
 
 
 # --- hostile JSON -------------------------------------------------------------------------
