@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -90,32 +90,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     metrics = Metrics(rs.__version__)
     compute = Compute(settings, metrics)
-    metrics.gauges["rmt_compute_busy"] = ("Compute workers busy.", lambda: compute.busy)
-    metrics.gauges["rmt_compute_waiting"] = (
-        "Computations waiting for a worker.",
-        lambda: compute.waiting,
-    )
-    metrics.gauges["rmt_inline_too_slow"] = (
-        "Inline computations passed to the pool after inline_max_seconds (since start).",
-        lambda: compute.inline_too_slow,
-    )
     cache = compute.cache
-    metrics.gauges["rmt_support_cache_entries"] = (
-        "Prepared limits in this process's support cache.",
-        lambda: len(cache),
-    )
-    metrics.gauges["rmt_support_cache_hits"] = (
-        "Requests answered from this process's support cache (since start).",
-        lambda: cache.hits,
-    )
-    metrics.gauges["rmt_support_cache_misses"] = (
-        "Requests that missed this process's support cache (since start).",
-        lambda: cache.misses,
-    )
-    metrics.gauges["rmt_memory_reserved_bytes"] = (
-        "Bytes of the memory budget held by simulations running or waiting.",
-        lambda: compute.memory.reserved,
-    )
+    gauges: list[tuple[str, str, Callable[[], float]]] = [
+        ("rmt_compute_busy", "Compute workers busy.", lambda: compute.busy),
+        ("rmt_compute_waiting", "Computations waiting for a worker.", lambda: compute.waiting),
+        (
+            "rmt_inline_too_slow",
+            "Inline computations passed to the pool after inline_max_seconds (since start).",
+            lambda: compute.inline_too_slow,
+        ),
+        (
+            "rmt_support_cache_entries",
+            "Prepared limits in this process's support cache.",
+            lambda: len(cache),
+        ),
+        (
+            "rmt_support_cache_hits",
+            "Requests answered from this process's support cache (since start).",
+            lambda: cache.hits,
+        ),
+        (
+            "rmt_support_cache_misses",
+            "Requests that missed this process's support cache (since start).",
+            lambda: cache.misses,
+        ),
+        (
+            "rmt_memory_reserved_bytes",
+            "Bytes of the memory budget held by simulations running or waiting.",
+            lambda: compute.memory.reserved,
+        ),
+    ]
+    for name, description, read in gauges:
+        metrics.gauges[name] = (description, read)
     app.state.settings, app.state.metrics, app.state.compute = settings, metrics, compute
     app.state.sweeps = Sweeps(settings)
     app.state.ready = False
