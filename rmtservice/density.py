@@ -17,7 +17,9 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,7 +43,9 @@ __all__ = [
     "cdf",
     "density",
     "grid",
+    "integrate_density",
     "kolmogorov_distance",
+    "sup_distance",
     "support",
 ]
 
@@ -463,13 +467,27 @@ def cdf(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 513
 ) -> FloatArray:
     """Distribution function of ``mu``: masses to the left plus the integral of the
-    exact density, by cubic Hermite interpolation of the cumulative integral in
-    ``x = a + (b - a)(1 - cos t)/2`` over each piece ``[a, b]`` (components split at
-    their cusps): the square-root edges become smooth in ``t``. Each component is
-    normalised to its exact mass; accurate to about 1e-8 (1e-6 next to a cusp)."""
+    exact density (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a
+    cusp)."""
     s2 = check_sigma2(sigma2)
-    x = np.asarray(x, dtype=float).ravel()
     sup = sup if sup is not None else support(measure, s2)
+
+    def dens(xs: FloatArray) -> FloatArray:
+        return boundary_values(measure, s2, xs, sup=sup).density
+
+    return integrate_density(dens, sup, x, nodes=nodes)
+
+
+def integrate_density(
+    dens: Callable[[FloatArray], FloatArray], sup: Any, x: ArrayLike, *, nodes: int = 513
+) -> FloatArray:
+    """The distribution function at ``x`` of a law with support ``sup`` (components
+    ``lower``/``upper``/``mass``, cusps ``cusp_x``, ``locate``) and density ``dens``:
+    masses to the left plus the integral of the density, by cubic Hermite interpolation
+    of the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece
+    ``[a, b]`` (components split at their cusps): the square-root edges become smooth in
+    ``t``. Each component is normalised to its exact mass."""
+    x = np.asarray(x, dtype=float).ravel()
     # components strictly left of x count whole; a component of zero width (its edges
     # equal in double precision) is a jump; inside a wider one, integrate the density
     comp_before = np.concatenate([[0.0], np.cumsum(sup.mass)])
@@ -489,8 +507,8 @@ def cdf(
     m = int(np.clip(20000 // a.size, 17, nodes)) | 1
     t = np.linspace(0.0, np.pi, m)
     xs = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 - np.cos(t))[None, :]
-    dens = boundary_values(measure, s2, xs.ravel(), sup=sup).density.reshape(xs.shape)
-    integrand = dens * ((b - a) * 0.5)[:, None] * np.sin(t)[None, :]
+    values = dens(xs.ravel()).reshape(xs.shape)
+    integrand = values * ((b - a) * 0.5)[:, None] * np.sin(t)[None, :]
     cum = _cumulative(integrand, t[1] - t[0])
     comp_total = np.bincount(owner, weights=cum[:, -1], minlength=len(sup))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -516,8 +534,12 @@ def kolmogorov_distance(
 ) -> float:
     """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
     lam = np.sort(np.asarray(sample, dtype=float).ravel())
+    return sup_distance(lam, cdf(measure, sigma2, lam, sup=sup))
+
+
+def sup_distance(lam: FloatArray, f: FloatArray) -> float:
+    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it."""
     n = lam.size
-    f = cdf(measure, sigma2, lam, sup=sup)
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
 
