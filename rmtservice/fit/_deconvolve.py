@@ -106,7 +106,7 @@ def _cells(t: FloatArray, h: float, w: FloatArray) -> tuple[FloatArray, FloatArr
     share = np.diff(cdf)  # mass of a unit hat on each of its 2 * _REFINE cells
     # cell c of hat j is cell j * _REFINE + c of the common grid
     cell = (np.arange(t.size)[:, None] * _REFINE + np.arange(2 * _REFINE)[None, :]).ravel()
-    mass = np.bincount(cell, weights=(w[:, None] * share[None, :]).ravel())
+    mass = np.bincount(cell, weights=(w[:, None] * share[None, :]).ravel()).astype(float)
     x = t[0] - h + (np.arange(mass.size) + 0.5) * (h / _REFINE)
     return x, mass
 
