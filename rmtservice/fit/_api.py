@@ -39,6 +39,8 @@ MIN_REPLICATES = 10
 MAX_RANK_SHARE = 0.1
 #: at most this share of the values may be declared outliers
 _MAX_OUTLIER_SHARE = 0.5
+#: largest magnitude of a value (its square must not overflow)
+MAX_ABS = 1e150
 _MAX_ITERATIONS = 30
 #: fixed-point sweeps between the noise level and the spikes' correction
 _CORRECTION_SWEEPS = 4
@@ -284,6 +286,10 @@ def _vector(name: str, data: ArrayLike) -> FloatArray:
         )
     if not np.all(np.isfinite(v)):
         raise InvalidParameter(f"{name} must be finite numbers", field=name)
+    if np.max(np.abs(v)) > MAX_ABS:
+        raise InvalidParameter(
+            f"{name} must be at most {MAX_ABS:.0e} in absolute value", field=name
+        )
     return v
 
 
@@ -320,6 +326,11 @@ def _from_matrix(matrix: ArrayLike, model: str | None) -> _Frame:
         )
     if not np.all(np.isfinite(a)):
         raise InvalidParameter("matrix entries must be finite numbers", field="matrix")
+    if np.max(np.abs(a)) > MAX_ABS / max(a.shape):
+        raise InvalidParameter(
+            f"matrix entries must be at most {MAX_ABS / max(a.shape):.3g} in absolute value",
+            field="matrix",
+        )
     rows, cols = a.shape
     if model is None:
         model = "wigner" if rows == cols and _symmetric(a) else "rectangular"
@@ -401,8 +412,16 @@ def _frame(
 
 def _estimate(fr: _Frame, k_lo: int, k_up: int, s2_known: float | None) -> _Estimate:
     if fr.model == "wigner":
-        return _estimate_wigner(fr, k_lo, k_up, s2_known)
-    return _estimate_rectangular(fr, k_up, s2_known)
+        est = _estimate_wigner(fr, k_lo, k_up, s2_known)
+    else:
+        est = _estimate_rectangular(fr, k_up, s2_known)
+    if not (math.isfinite(est.sigma2) and est.sigma2 > 0 and est.scale_b > 0):
+        raise InvalidParameter(
+            "the values have no spread: the central ones are all equal, so no noise level "
+            "can be fitted",
+            field="values",
+        )
+    return est
 
 
 def _estimate_wigner(fr: _Frame, k_lo: int, k_up: int, s2_known: float | None) -> _Estimate:
@@ -516,7 +535,8 @@ def _side(dev: FloatArray, get: Callable[[IntArray], FloatArray], cut: float, li
 
 
 def _detect(fr: _Frame, est: _Estimate, alpha: float) -> tuple[_Side, _Side | None]:
-    limit = int(_MAX_OUTLIER_SHARE * fr.m)
+    # the bulk keeps at least half of the values, and at least MIN_VALUES
+    limit = max(0, min(int(_MAX_OUTLIER_SHARE * fr.m), fr.m - MIN_VALUES))
     if fr.model == "wigner":
         side_alpha = 1.0 - math.sqrt(1.0 - alpha)  # both sides at level alpha together
         cut = float(tw.isf(side_alpha))
@@ -607,15 +627,16 @@ def _interval(
     if s2_known is not None:
         return Interval(s2_known, s2_known, "given", confidence)
     power = 2.0 if est.law.located else 1.0
-    if ratios is not None and ratios.size > 1:
+    if ratios is not None:
         r_lo, r_hi = interval(ratios, confidence)
         lo = est.factor * (est.scale_b / r_hi) ** power
-        hi = est.factor * (est.scale_b / r_lo) ** power if r_lo > 0 else math.inf
+        hi = est.factor * (est.scale_b / r_lo) ** power
         return Interval(lo, hi, "bootstrap", confidence)
+    # log-normal: the relative error of sigma2 has sd ``power sqrt(V) / N``
     sd = power * math.sqrt(clt_variance(est.law)) / est.bulk.size
     z = math.sqrt(2.0) * float(scipy.special.erfinv(confidence))
-    hi = est.sigma2 / (1.0 - z * sd) if z * sd < 1.0 else math.inf
-    return Interval(est.sigma2 / (1.0 + z * sd), hi, "asymptotic", confidence)
+    lo, hi = est.sigma2 * math.exp(-z * sd), est.sigma2 * math.exp(z * sd)
+    return Interval(lo, hi, "asymptotic", confidence)
 
 
 def _bulk_edges(fr: _Frame, est: _Estimate) -> tuple[Bulk, float]:
@@ -785,25 +806,48 @@ def fit(
         threshold = math.sqrt(max(up.threshold, 0.0))
     else:
         threshold = est.center + up.threshold
-    return Fit(
-        model=fr.model,
-        shape=(fr.rows, fr.cols),
-        sigma2=est.sigma2,
-        sigma2_interval=_interval(est, confidence, ratios if s2_known is None else None, s2_known),
-        center=est.center,
-        bulk=edges,
-        spike_threshold=spike_threshold,
-        edge_threshold=threshold,
-        lower_edge_threshold=None if lo is None else est.center - lo.threshold,
-        alpha=alpha,
-        outliers=outs,
-        rank=len(outs),
-        goodness_of_fit=gof,
-        verdict=_verdict(fr, gof, len(outs), alpha, tail, s2_known is not None),
-        tail=tail,
-        deconvolved=decon,
-        seed=seed,
+    return _checked(
+        Fit(
+            model=fr.model,
+            shape=(fr.rows, fr.cols),
+            sigma2=est.sigma2,
+            sigma2_interval=_interval(
+                est, confidence, ratios if s2_known is None else None, s2_known
+            ),
+            center=est.center,
+            bulk=edges,
+            spike_threshold=spike_threshold,
+            edge_threshold=threshold,
+            lower_edge_threshold=None if lo is None else est.center - lo.threshold,
+            alpha=alpha,
+            outliers=outs,
+            rank=len(outs),
+            goodness_of_fit=gof,
+            verdict=_verdict(fr, gof, len(outs), alpha, tail, s2_known is not None),
+            tail=tail,
+            deconvolved=decon,
+            seed=seed,
+        )
     )
+
+
+def _numbers(f: Fit) -> list[float | None]:
+    out: list[float | None] = [f.sigma2, f.sigma2_interval.lower, f.sigma2_interval.upper]
+    out += [f.center, f.bulk.lower, f.bulk.upper, f.spike_threshold, f.edge_threshold]
+    out += [f.lower_edge_threshold, f.goodness_of_fit.ks, f.goodness_of_fit.p_value]
+    for o in f.outliers:
+        out += [o.value, o.p_value, o.spike, o.spike_limit, o.overlap]
+        out += [o.left_overlap, o.right_overlap]
+    if f.tail is not None:
+        out += [f.tail.exponent, f.tail.x_min, f.tail.ks]
+    return out
+
+
+def _checked(f: Fit) -> Fit:
+    """No NaN or infinity leaves :func:`fit`."""
+    if not all(v is None or math.isfinite(v) for v in _numbers(f)):
+        raise NoConvergence("the fit produced a number that is not finite")
+    return f
 
 
 def _deconvolve(fr: _Frame, s2: float) -> Atoms:

@@ -18,12 +18,13 @@ for the semicircle, ``scale x`` for Marchenko-Pastur) and the Kolmogorov distanc
 the fitted law is invariant, so the law of ``scale_hat / scale`` and of the distance
 under Gaussian noise depends on the bulk's dimensions only: the replicates are drawn
 once in standard units and shared by every fit of that size (cached per dimensions,
-count and seed). The interval is ``scale_hat / (mean(r) -+ z sd(r))`` over the ratios
-``r``: they are a linear spectral statistic, close to normal, and their mean and standard
-deviation are steadier over a few dozen replicates than their extreme quantiles (the
-replicates' ``N sd(r)`` agrees with the CLT variance of :mod:`~rmtservice.fit._noise`
-within 4 %). The goodness-of-fit p-value is the upper tail of the Gumbel law with the
-replicates' mean and variance: distances are maxima, and over 2000 replicates
+count and seed). The interval is ``scale_hat / exp(mean -+ z sd)`` over the logarithms
+of the ratios ``r``: they are a linear spectral statistic, close to normal, and their
+mean and standard deviation are steadier over a few dozen replicates than their extreme
+quantiles (the replicates' ``N sd(r)`` agrees with the CLT variance of
+:mod:`~rmtservice.fit._noise` within 4 %); the logarithm keeps the interval positive.
+The goodness-of-fit p-value is the upper tail of the Gumbel law with the replicates'
+mean and variance: distances are maxima, and over 2000 replicates
 (n = 300 to 1000, both models) this law's 99th and 99.9th percentiles lie above the
 empirical ones by 3 to 7 %, so its p-values are slightly conservative, and they do
 not stop at ``1/(replicates + 1)`` as a count would.
@@ -95,10 +96,11 @@ _EULER = 0.5772156649015329
 
 def interval(ratios: FloatArray, confidence: float) -> tuple[float, float]:
     """``(r_lo, r_hi)``: the ratio ``scale_hat / scale`` lies in it with probability
-    ``confidence`` (normal law of the replicates' mean and standard deviation)."""
+    ``confidence`` (log-normal law of the replicates' mean and standard deviation)."""
     z = math.sqrt(2.0) * float(scipy.special.erfinv(confidence))
-    m, sd = float(np.mean(ratios)), float(np.std(ratios, ddof=1))
-    return m - z * sd, m + z * sd
+    logs = np.log(ratios)
+    m, sd = float(np.mean(logs)), float(np.std(logs, ddof=1))
+    return math.exp(m - z * sd), math.exp(m + z * sd)
 
 
 def p_value(distances: FloatArray, observed: float) -> float:

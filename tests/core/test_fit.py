@@ -391,6 +391,10 @@ BAD = [
     ({"matrix": np.ones((5, 40))}, "a fit needs at least 10 values: the matrix must be"),
     ({"matrix": np.full((12, 12), np.inf)}, "matrix entries must be finite numbers"),
     ({"eigenvalues": ["a"] * 10}, "eigenvalues must be a list of numbers"),
+    ({"eigenvalues": np.ones(20)}, "the values have no spread"),
+    ({"singular_values": np.zeros(20), "shape": (20, 40)}, "the values have no spread"),
+    ({"eigenvalues": np.full(20, 1e200)}, "eigenvalues must be at most 1e+150 in absolute"),
+    ({"matrix": np.full((20, 20), 1e149)}, "matrix entries must be at most"),
 ]
 
 
