@@ -50,13 +50,18 @@ DETECTABLE = int(np.sum(MULTIPLES > 1.0))
 def _peers() -> dict[str, Any]:
     found: dict[str, Any] = {}
     try:
-        import optht  # type: ignore[import-untyped]
+        import importlib
 
-        found["optht"] = optht
+        # the package's function shadows its module of the same name
+        found["optht"] = importlib.import_module("optht.optht")
     except ImportError:
         print("note: optht is not installed (pip install optht): its rows are skipped")
     try:
-        import scipy.misc
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import scipy.misc
 
         if not hasattr(scipy.misc, "derivative"):
 
@@ -141,7 +146,7 @@ def run_case(
     if "optht" in peers:
         op = peers["optht"]
         k, t_op = timed(lambda: op.optht(beta, sv=vals, sigma=None), repeat)
-        mu = float(op.optht._median_marcenko_pastur(beta))
+        mu = float(op._median_marcenko_pastur(beta))
         s2_op = float(np.median(vals)) ** 2 / (big * mu) * rows
         row("optht (rank; median-rule noise)", s2_op, int(k), t_op)
     if "skrmt" in peers:

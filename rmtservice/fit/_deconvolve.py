@@ -56,6 +56,8 @@ _PENALTIES = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
 DISCREPANCY = 0.3
 #: sub-cells per grid step in the returned atoms
 _REFINE = 4
+#: the grid has between these many steps over the spectrum's span
+_MIN_STEPS, _MAX_STEPS = 8, 160
 
 
 def _hats(t: FloatArray, h: float, omega: ComplexArray) -> ComplexArray:
@@ -85,7 +87,10 @@ def _solve(a: ComplexArray, target: ComplexArray, fixed: int) -> FloatArray:
             w, _ = nnls(m, b, maxiter=50 * j)
         except RuntimeError as exc:  # scipy's NNLS iteration limit
             raise NoConvergence("the deconvolution's least-squares solve did not converge") from exc
-        w = w / w.sum()
+        total = float(w.sum())
+        if not (math.isfinite(total) and total > 0):
+            raise NoConvergence("the deconvolution's least-squares solve found no weights")
+        w = w / total
         return w, float(np.linalg.norm(a @ w - target))
 
     best, floor = solve(0.0)
@@ -111,6 +116,13 @@ def _cells(t: FloatArray, h: float, w: FloatArray) -> tuple[FloatArray, FloatArr
     return x, mass
 
 
+def _step(height: FloatArray, span: float) -> float:
+    """Grid step: ``_STEP`` times the median height of the points (their resolution),
+    kept between ``span / _MAX_STEPS`` and ``span / _MIN_STEPS``."""
+    h = _STEP * float(np.median(height)) if height.size else 0.0
+    return min(max(h, span / _MAX_STEPS), span / _MIN_STEPS)
+
+
 def _atoms(x: FloatArray, m: FloatArray) -> Atoms:
     keep = m > 1e-12 * m.sum()
     order = np.argsort(x[keep])
@@ -126,8 +138,8 @@ def deconvolve_wigner(values: FloatArray, s2: float) -> Atoms:
     f = np.mean(1.0 / (values[None, :] - z[:, None]), axis=1)
     omega = z + s2 * f
     inside = (x > values[0]) & (x < values[-1])
-    h = _STEP * float(np.median(omega.imag[inside]))
-    t = np.arange(values[0], values[-1] + 0.5 * h, h)
+    h = _step(omega.imag[inside], values[-1] - values[0] + 2.0 * sd)
+    t = values[0] + h * np.arange(math.floor((values[-1] - values[0]) / h) + 1)
     w = _solve(_hats(t, h, omega), f, 0)
     return _atoms(*_cells(t, h, w))
 
@@ -145,8 +157,8 @@ def deconvolve_rectangular(y2: FloatArray, s2: float, c: float) -> Atoms:
     ok = np.isfinite(w) & (w.imag > 0)
     w, target, x = w[ok], target[ok], x[ok]
     inside = (x > y2[0]) & (x < y2[-1])
-    h = _STEP * float(np.median(w.imag[inside] if inside.any() else w.imag))
-    t = np.arange(h, y2[-1] + 0.5 * h, h)
+    h = _step(w.imag[inside], y2[-1] + 2.0 * s2)
+    t = h * np.arange(1, math.floor(y2[-1] / h) + 2)
     cols = np.hstack([(-1.0 / w)[:, None], _hats(t, h, w)])  # an atom at 0, then hats
     weights = _solve(cols, target, 1)
     sq, mass = _cells(t, h, weights[1:])
