@@ -323,6 +323,23 @@ def test_bootstrap_is_reproducible_and_shared_by_equal_shapes() -> None:
     assert d.sigma2 == a.sigma2  # the bootstrap does not move the estimate
 
 
+def test_verdict_without_replicates_uses_the_noise_bound() -> None:
+    """Without a bootstrap the verdict compares the distance with ks_bound: pure noise
+    stays below it (10 seeds, both models), a bulk of two lumps does not."""
+    from rmtservice.fit._api import ks_bound
+
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        f = fit(scipy.linalg.eigvalsh(goe(300, 1.0, rng)), bootstrap=0)
+        assert f.verdict.noise_plus_spikes and "no simulation" in f.verdict.message
+        assert f.goodness_of_fit.ks <= ks_bound(f.goodness_of_fit.bulk_values)
+        sv = scipy.linalg.svdvals(rng.standard_normal((300, 150)))
+        assert fit(sv, shape=(300, 150), bootstrap=0).verdict.noise_plus_spikes
+    lumps = np.concatenate([np.linspace(-1, 1, 150), np.linspace(3, 5, 150)])
+    f = fit(lumps, bootstrap=0)
+    assert not f.verdict.noise_plus_spikes and "above the noise bound" in f.verdict.message
+
+
 def test_known_noise_level_and_deconvolution() -> None:
     """sigma2 given: not estimated, the interval is that point, and the deconvolved law
     of pure noise plus one spike is concentrated at 0 with mass 1/n near the spike."""

@@ -169,12 +169,16 @@ def test_verdicts_for_heavy_tails_and_a_bulk_of_spikes() -> None:
     n = 1000
     t = rng.standard_t(2.5, size=(n, n))
     sym = (np.triu(t) + np.triu(t, 1).T) / math.sqrt(5.0 * n)  # variance of t(2.5) is 5
-    heavy = fit(scipy.linalg.eigvalsh(sym), bootstrap=50, seed=1)
-    assert not heavy.verdict.noise_plus_spikes
-    assert "do not follow the semicircle law" in heavy.verdict.message
-    rect = fit(rng.standard_t(2.5, size=(n, n // 2)) / math.sqrt(5.0 * n), bootstrap=50, seed=1)
-    assert not rect.verdict.noise_plus_spikes
-    assert "Marchenko-Pastur" in rect.verdict.message
+    values = scipy.linalg.eigvalsh(sym)
+    for bootstrap in (50, 0):  # by the replicates, and by the noise bound without them
+        heavy = fit(values, bootstrap=bootstrap, seed=1)
+        assert not heavy.verdict.noise_plus_spikes
+        assert "do not follow the semicircle law" in heavy.verdict.message
+    sv = scipy.linalg.svdvals(rng.standard_t(2.5, size=(n, n // 2)) / math.sqrt(5.0 * n))
+    for bootstrap in (50, 0):
+        rect = fit(sv, shape=(n, n // 2), bootstrap=bootstrap, seed=1)
+        assert not rect.verdict.noise_plus_spikes
+        assert "Marchenko-Pastur" in rect.verdict.message
     for level in (1.5, 3.0):
         h = np.zeros(n)
         h[: n // 4] = level
