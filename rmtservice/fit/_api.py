@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections.abc import Callable
@@ -541,6 +542,7 @@ def _side(dev: FloatArray, get: Callable[[IntArray], FloatArray], cut: float, li
     return _Side(count, stats[:count], edges[:count], threshold)
 
 
+@functools.lru_cache(maxsize=64)
 def _critical(alpha: float) -> float:
     """``tw.isf(alpha)`` (TW1). Its Newton iteration can stall at rounding level for
     about 1 % of levels (e.g. 0.0763; reported to its owner): then the level moved by a

@@ -16,6 +16,7 @@ real H + W and S + X, seeded).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,15 +188,14 @@ def test_verdicts_for_heavy_tails_and_a_bulk_of_spikes() -> None:
         assert not bulky.verdict.noise_plus_spikes, (level, bulky.verdict.message)
 
 
-def ks_to(nu: rs.Atoms, cdf: object, lo: float, hi: float) -> float:
+def ks_to(nu: rs.Atoms, cdf: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) -> float:
     """sup |F_nu - F| over the atoms (both sides of each jump) and a fine grid."""
-    f = cdf  # callable
     grid = np.linspace(lo, hi, 20001)
-    d = np.max(np.abs(nu.cdf(grid) - f(grid)))  # type: ignore[operator]
+    d = np.max(np.abs(nu.cdf(grid) - cdf(grid)))
     x = nu.values
     right = np.cumsum(nu.weights)
     left = right - nu.weights
-    jumps = max(np.max(np.abs(right - f(x))), np.max(np.abs(left - f(x))))  # type: ignore[operator]
+    jumps = max(np.max(np.abs(right - cdf(x))), np.max(np.abs(left - cdf(x))))
     return float(max(d, jumps))
 
 
