@@ -184,6 +184,20 @@ class Settings(BaseSettings):
         plus the body, the measure and a matrix's rows (checked before parsing)."""
         return 3 * self.max_mixture_depth + 6
 
+    @property
+    def max_json_items(self) -> int:
+        """Most items a valid request has in one JSON array (or object): the largest
+        list limit (checked before parsing; a list of a mixture's components holds at
+        most ``max_atoms``, an object and the sweep sizes at most 64)."""
+        return max(
+            self.max_atoms,
+            self.max_grid_points,
+            self.max_z_points,
+            self.max_spikes,
+            self.max_matrix_rows,
+            64,
+        )
+
     def limits(self) -> dict[str, int | float]:
         """The limits that ``GET /v1/info`` reports."""
         return {
@@ -202,4 +216,4 @@ class Settings(BaseSettings):
                 "support_cache_atoms",
                 "sweep_ttl_seconds",
             )
-        } | {"max_json_depth": self.max_json_depth}
+        } | {"max_json_depth": self.max_json_depth, "max_json_items": self.max_json_items}
