@@ -373,6 +373,23 @@ async def test_a_long_unknown_path_is_echoed_clipped(client: httpx.AsyncClient) 
     assert LONG not in body["detail"] and LONG[:98] + "\u2026" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/problems/" + LONG, "/v1/sweeps/" + LONG, "/v1/sweeps/" + "0" * 32 + "/plot?format=" + LONG],
+)
+async def test_long_path_and_query_values_are_echoed_clipped(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Issue 13, item 10: the slug of /problems/{slug} was echoed whole in the detail
+    (``instance``, the request path, is kept whole by design)."""
+    r = await client.get(path)
+    assert r.status_code in (404, 422), r.text
+    body = r.json()
+    del body["instance"]
+    assert LONG not in str(body)
+    assert len(str(body)) < 2000
+
+
 async def test_short_inputs_are_echoed_whole(client: httpx.AsyncClient) -> None:
     tag = "y" * 100  # at the limit: whole
     r = await client.post("/v1/support", json={"measure": {"kind": tag}, "noise": NOISE})
