@@ -282,12 +282,17 @@ def internal_error(scope: Scope) -> ProblemResponse:
 # ------------------------------------------------------------------ field paths
 
 
+#: fields whose value is a measure (a union tagged by ``kind``)
+_MEASURE_FIELDS = ("measure", "spike_law")
+
+
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``);
-    clip long keys (an unknown field's name is input)."""
+    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``,
+    ``spike_law.uniform`` -> ``spike_law``); clip long keys (an unknown field's name is
+    input)."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and part in MEASURE_KINDS and out and out[-1] == "measure":
+        if part in MEASURE_KINDS and out and out[-1] in _MEASURE_FIELDS:
             continue
         out.append(part if isinstance(part, int) else clip(str(part)))
     return out

@@ -175,6 +175,46 @@ async def test_core_invalid_parameter_is_422(client: httpx.AsyncClient) -> None:
     assert field_paths(body) == ["/num"]
 
 
+def _spike_law(law: dict[str, Any], path: str = "/v1/outliers") -> tuple[str, dict[str, Any]]:
+    if path == "/v1/outliers":
+        return path, {"measure": POINT, "noise": NOISE, "spikes": [3.0], "spike_law": law}
+    return path, {"measure": POINT, "noise": NOISE, "n": 8, "spike_count": 2, "spike_law": law}
+
+
+def _mixture(*measures: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "mixture", "components": [{"weight": 1.0, "measure": m} for m in measures]}
+
+
+BAD_UNIFORM = {"kind": "uniform", "low": 3.0, "high": 2.0}
+POINT_AT_3 = {"kind": "point", "at": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("request_", "slug", "where"),
+    [
+        (_spike_law(BAD_UNIFORM), "validation-error", "/spike_law"),
+        (_spike_law(BAD_UNIFORM, "/v1/simulate"), "validation-error", "/spike_law"),
+        (_spike_law(POINT | {"extra": 1}), "validation-error", "/spike_law/extra"),
+        (_spike_law(_mixture(BAD_UNIFORM)), "validation-error", "/spike_law/components/0/measure"),
+        (_spike_law(POINT_AT_3), "invalid-parameter", "/spike_law/kind"),
+        (_spike_law(POINT_AT_3, "/v1/simulate"), "invalid-parameter", "/spike_law/kind"),
+        (
+            _spike_law(_mixture({"kind": "uniform", "low": 2.0, "high": 4.0}, POINT_AT_3)),
+            "invalid-parameter",
+            "/spike_law/components",
+        ),
+    ],
+)
+async def test_field_paths_inside_spike_law(
+    client: httpx.AsyncClient, request_: tuple[str, dict[str, Any]], slug: str, where: str
+) -> None:
+    """Issue 13, item 9: they read /kind (the core's field, not prefixed) or kept
+    pydantic's tag (/spike_law/uniform)."""
+    path, body = request_
+    problem = assert_problem(await client.post(path, json=body), 422, slug)
+    assert field_paths(problem) == [where]
+
+
 HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.7976931348623157e308}
 
 
