@@ -23,6 +23,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
+from rmtservice._solve import check_scale, check_spikes
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
 from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
@@ -105,6 +108,9 @@ class SweepStore:
     # -------------------------------------------------------------- submit
     def submit(self, plan: SweepPlan, meta: dict[str, Any] | None = None) -> SweepStatus:
         check_trial_inputs(plan.sigma2, plan.noise, plan.df, plan.density)
+        # what every task's simulation would refuse, refused before any is sent
+        check_scale(plan.measure, plan.sigma2)
+        check_spikes(np.asarray(plan.spikes, dtype=float), plan.sigma2)
         sizes = check_plan(plan.sizes, plan.trials, plan.spikes)
         if sizes != list(plan.sizes):
             raise InvalidParameter("sizes must be increasing and distinct", field="sizes")

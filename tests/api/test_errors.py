@@ -261,6 +261,44 @@ HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.797693
             "at most 1e+150",
             "/measure",
         ),
+        # issue 13, item 8: spikes far out of the noise's scale passed (the bulk's
+        # eigenvalues came out near 1e130)
+        (
+            "/v1/simulate",
+            {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e150]},
+            "noise standard deviations",
+            "/spikes",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "uniform", "low": 1e20, "high": 2e20},
+            },
+            "noise standard deviations",
+            "/spike_law",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "semicircle", "center": 0.0, "radius": 1e200},
+            },
+            "at most 1e+150",
+            "/spike_law",
+        ),
+        (
+            "/v1/plot",
+            {"measure": POINT, "noise": NOISE, "spikes": [-1e16], "simulate": {"n": 4}},
+            "noise standard deviations",
+            "/spikes",
+        ),
         # a comparison with the limit needs a noise level that double precision resolves
         (
             "/v1/simulate",
