@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         "closed, after a 408 if part of a head came): no Slowloris. Applies under the "
         "server's protocol, app.server (make serve, the image's gunicorn)",
     )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="largest request head (request line and headers), in bytes: past it "
+        "the server answers 431 and closes the connection. Applies under the server's "
+        "protocol, app.server (make serve, the image's gunicorn)",
+    )
     retry_after_seconds: int = Field(
         5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
     )
