@@ -25,6 +25,7 @@ goes with that process.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -39,7 +40,15 @@ from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
 from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
 
-__all__ = ["SweepNotFound", "SweepPlan", "SweepStatus", "SweepStore", "SweepsBusy", "local_cluster"]
+__all__ = [
+    "SweepNotFound",
+    "SweepPlan",
+    "SweepStatus",
+    "SweepStore",
+    "SweepsBusy",
+    "local_cluster",
+    "renice",
+]
 
 PREFIX = "rmt-sweep-"
 State = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -321,12 +330,43 @@ def _ours(name: Any) -> bool:
     return isinstance(name, str) and name.startswith(PREFIX)
 
 
-def local_cluster(workers: int, *, port: int = 0) -> Any:
-    """A ``LocalCluster`` on 127.0.0.1: ``workers`` processes of one thread each (one
-    BLAS thread: trials in parallel rather than threads inside LAPACK), no dashboard."""
-    from distributed import LocalCluster
+def renice(niceness: int) -> None:
+    """Every thread of this process at nice ``niceness`` at least. (Linux keeps a nice
+    value per thread, and a new thread takes its creator's: ``os.nice`` in one thread
+    leaves the others, a Dask worker's task threads among them, as they were.)"""
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        os.nice(max(niceness - os.nice(0), 0))
+        return
+    for tid in map(int, os.listdir(tasks)):
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+                os.setpriority(os.PRIO_PROCESS, tid, niceness)
+        except OSError:  # the thread ended meanwhile
+            continue
 
-    return LocalCluster(
+
+def _niceness_plugin(niceness: int) -> Any:
+    """A worker plugin that renices each worker, those that start later too."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class Niceness(WorkerPlugin):  # (pickled by value: defined here, distributed lazily)
+        name = "rmt-niceness"
+
+        def setup(self, worker: Any) -> None:
+            renice(niceness)
+
+    return Niceness()
+
+
+def local_cluster(workers: int, *, port: int = 0, niceness: int = 0) -> Any:
+    """A ``LocalCluster`` on 127.0.0.1: ``workers`` processes of one thread each (one
+    BLAS thread: trials in parallel rather than threads inside LAPACK), no dashboard.
+    With ``niceness``, its workers run at that nice value (as a server's compute
+    processes do, so that sweeps leave the CPU to the requests)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -334,3 +374,7 @@ def local_cluster(workers: int, *, port: int = 0) -> Any:
         scheduler_port=port,
         dashboard_address="127.0.0.1:0",
     )
+    if niceness:
+        with Client(cluster, set_as_default=False) as client:
+            client.register_plugin(_niceness_plugin(niceness))
+    return cluster
