@@ -46,8 +46,10 @@ __all__ = ["HeadDeadlineProtocol", "UvicornWorker", "head_limit", "head_timeout"
 logger = logging.getLogger(__name__)
 
 
-#: how long a connection refused for its head's size drops what still comes, then closes
+#: how long, and how much of what still comes, a connection refused for its head's size
+#: reads and drops before it closes
 LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
 
 
 @functools.cache
@@ -104,6 +106,7 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
         # bytes the head being parsed may still take; None: a body is being parsed
         self._head_room: int | None = head_limit()
         self._refused = False
+        self._dropped = 0
 
     def _arm(self) -> None:
         self._disarm()
@@ -131,6 +134,9 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
             return
         if self._head_timer is not None and data:
             self._head_started = True
@@ -160,7 +166,8 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
         self.transport.write(_too_large_response(limit))
         # Closed at once, with the client still sending, the socket would be reset and
         # the answer lost: the write side is shut after the answer, and what still comes
-        # is read and dropped for a while (a lingering close, as nginx does).
+        # is read and dropped for a while, up to a megabyte (a lingering close, as nginx
+        # does).
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
