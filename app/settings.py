@@ -63,7 +63,12 @@ class Settings(BaseSettings):
         "of one thread per core). Raise it for one large simulation at a time",
     )
     deadline_seconds: float = Field(
-        10.0, gt=0, description="compute time allowed to one request (else 503)"
+        10.0,
+        gt=0,
+        description="compute time allowed to one request, from a worker's taking it (else "
+        "503): a simulation whose LAPACK work alone would pass it (at the speed measured "
+        "at the first simulation) is refused before it starts, and a compute process still "
+        "at work half a second past it is killed and replaced",
     )
     body_timeout_seconds: float = Field(
         10.0,

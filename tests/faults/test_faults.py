@@ -129,6 +129,27 @@ def test_compute_worker_killed_next_requests_succeed(busy: bool) -> None:
         assert server.proc.poll() is None
 
 
+def test_simulations_past_the_deadline_are_stopped_within_a_second() -> None:
+    """Issue 13, item 5: four concurrent n = 4000 simulations answered 503 21-25 s after
+    a 10 s deadline (checked between LAPACK calls only), their work thrown away. Here four
+    of n = 3000 (1.9 s of LAPACK each, alone) on two gunicorn workers with two compute
+    processes each, on this machine's cores, against a 3 s deadline: each one's compute
+    time (Server-Timing) ends within a second of the deadline, 200 or 503."""
+    body = SLOW | {"n": 3000, "trials": 1}
+    with serve_real("gunicorn", {"RMT_DEADLINE_SECONDS": "3"}, workers=2) as server:
+        threads = [_post_in_background(server.base, body) for _ in range(4)]
+        for thread, _ in threads:
+            thread.join(timeout=60)
+        for _, (answer,) in threads:
+            assert answer.status_code in (200, 503), answer.text
+            if answer.status_code == 503:
+                assert answer.json()["type"] == "/problems/deadline-exceeded"
+            timing = answer.headers["server-timing"]
+            compute_ms = float(timing.split("compute;dur=")[1].split(";")[0])
+            assert compute_ms < 4000, timing
+        assert _density_ok(server.base)
+
+
 # --- graceful shutdown --------------------------------------------------------------------
 
 
