@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.examples import PROBLEMS
+from app.settings import Settings
 from rmtservice.schemas import Problem
 
 __all__ = ["COMPUTE_PROBLEMS", "build_openapi", "problem_responses"]
@@ -93,6 +94,77 @@ NaN or infinity: an undefined value is `null`. Every error is `application/probl
 `Authorization: Bearer`; else 401).
 """
 
+LIMITS = """
+Limits: what JSON Schema can state of this deployment's limits (`GET /v1/info`) is in
+this spec (`maximum`, `maxItems`), and so are the rules between fields it can state
+(`if`/`then`, `not`, `contains`); a schema's description names the rules beyond it
+(equal lengths, `low < high`, `top <= n`, ...). Beyond JSON Schema too: atoms summed over
+a mixture's components at most `max_atoms`, mixtures nested at most
+`max_mixture_depth`, a sweep's sizes x trials at most `max_sweep_tasks` (422
+`limit-exceeded`); the matrices of a simulation within `memory_budget_bytes` (422, or
+503 while others hold it); a simulation whose LAPACK work would pass `deadline_seconds`
+(503 `deadline-exceeded`); and numbers double precision cannot handle (a spectrum past
+1e150, a noise level below its rounding: 422 `invalid-parameter`).
+"""
+
+#: deployment limits that JSON Schema states: (schema, property, keyword, setting). A
+#: property that may be null gets it on its other branch; ``items``: on its items.
+SCHEMA_LIMITS = [
+    ("AtomsMeasure", "values", "maxItems", "max_atoms"),
+    ("AtomsMeasure", "weights", "maxItems", "max_atoms"),
+    ("MixtureMeasure", "components", "maxItems", "max_atoms"),
+    ("MatrixMeasure", "entries", "maxItems", "max_matrix_rows"),
+    ("MatrixMeasure", "entries.items", "maxItems", "max_matrix_rows"),
+    ("UpperHalfPlane", "re", "maxItems", "max_z_points"),
+    ("UpperHalfPlane", "im", "maxItems", "max_z_points"),
+    ("Grid", "num", "maximum", "max_grid_points"),
+    ("DensityRequest", "x", "maxItems", "max_grid_points"),
+    ("DensityRequest", "num", "maximum", "max_grid_points"),
+    ("OutliersRequest", "spikes", "maxItems", "max_spikes"),
+    ("InverseRequest", "observed", "maxItems", "max_spikes"),
+    ("SimulateRequest", "n", "maximum", "max_n"),
+    ("SimulateRequest", "trials", "maximum", "max_trials"),
+    ("SimulateRequest", "spikes", "maxItems", "max_spikes"),
+    ("SimulateRequest", "spike_count", "maximum", "max_spikes"),
+    ("SimulateRequest", "bins", "maximum", "max_grid_points"),
+    ("SimulateRequest", "edges", "maxItems", "max_grid_points"),
+    ("PlotRequest", "spikes", "maxItems", "max_spikes"),
+    ("PlotSimulation", "n", "maximum", "max_n"),
+    ("PlotSimulation", "trials", "maximum", "max_trials"),
+    ("SweepRequest", "sizes.items", "maximum", "max_sweep_n"),
+    ("SweepRequest", "trials", "maximum", "max_sweep_tasks"),
+    ("SweepRequest", "spikes", "maxItems", "max_spikes"),
+]
+
+
+def _state_limit(prop: dict[str, Any], path: list[str], keyword: str, value: int) -> None:
+    if path:  # into ``items`` (of the non-null branch)
+        for branch in prop.get("anyOf", [prop]):
+            if path[0] in branch:
+                _state_limit(branch[path[0]], path[1:], keyword, value)
+        return
+    for branch in prop.get("anyOf", [prop]):
+        if branch.get("type") != "null":
+            branch[keyword] = value
+
+
+def _state_limits(schemas: dict[str, Any], settings: Settings) -> None:
+    """This deployment's limits into the request schemas (``SCHEMA_LIMITS``), and
+    ``n <= max_eigenvector_n`` with eigenvectors."""
+    for schema, field, keyword, setting in SCHEMA_LIMITS:
+        name, *path = field.split(".")
+        _state_limit(schemas[schema]["properties"][name], path, keyword, getattr(settings, setting))
+    with_vectors = {
+        "required": ["eigenvectors"],
+        "properties": {
+            "eigenvectors": {"const": True},
+            "n": {"maximum": settings.max_eigenvector_n},
+        },
+    }
+    without = {"properties": {"eigenvectors": {"const": False}}}
+    schemas["SimulateRequest"].setdefault("allOf", []).append({"anyOf": [without, with_vectors]})
+
+
 TAGS = [
     {"name": "limit", "description": "The limiting spectrum of `H + W`."},
     {"name": "outliers", "description": "Spikes of `H` and the outliers they produce."},
@@ -116,7 +188,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     spec = get_openapi(
         title=app.title,
         version=app.version,
-        description=DESCRIPTION,
+        description=DESCRIPTION + LIMITS,
         routes=app.routes,
         tags=TAGS,
         license_info={"name": "MIT"},
@@ -127,6 +199,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
+    _state_limits(schemas, app.state.settings)
     spec["components"]["securitySchemes"] = SECURITY_SCHEMES
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 import rmtservice as rs
 from rmtservice.errors import InvalidParameter
@@ -82,11 +82,32 @@ AUTO_GRID_POINTS = 512
 #: the largest seed: every JSON parser (JavaScript's too) keeps it exactly
 MAX_SEED = 2**53 - 1
 
+
+def _whole(value: Any) -> Any:
+    """A JSON number without a fraction as an int: JSON Schema's ``integer`` (what the
+    spec says) counts ``2.0`` as one. Anything else goes on to strict validation as it
+    is (``2.5``, ``"2"`` and ``true`` are refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: an integer field of a request: 2 or 2.0
+Integer = Annotated[int, BeforeValidator(_whole)]
+# the same with bounds, for fields that may be null (given on the field, pydantic writes
+# the bounds of such a union as keywords JSON Schema does not know: "ge")
+AtLeast1 = Annotated[int, Field(ge=1), BeforeValidator(_whole)]
+AtLeast2 = Annotated[int, Field(ge=2), BeforeValidator(_whole)]
+SeedValue = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_whole)]
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 MaybeFloat = Annotated[float | None, Field(description="null where the value is undefined")]
 
 MEASURE_KINDS = ("atoms", "point", "uniform", "semicircle", "marchenko_pastur", "mixture", "matrix")
+#: the laws of H a sweep takes (a matrix has a fixed size)
+SWEEP_KINDS: list[Any] = [kind for kind in MEASURE_KINDS if kind != "matrix"]
+_NOISES = ("gaussian", "rademacher", "uniform", "student_t", "sparse")
+OTHER_NOISES = {law: [other for other in _NOISES if other != law] for law in _NOISES}
 
 
 def _finite_or_none(values: Iterable[float]) -> list[float | None]:
@@ -95,6 +116,30 @@ def _finite_or_none(values: Iterable[float]) -> list[float | None]:
 
 def _maybe(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+# JSON Schema for the rules between fields that it can state (the models' validators
+# enforce them; the spec says so), as ``anyOf`` of plain cases (``not`` and ``if``
+# would say it shorter, but make schema-driven generators filter, or stall)
+
+
+def _absent(*names: str) -> dict[str, Any]:
+    """Each of ``names`` absent or null."""
+    return {"properties": {name: {"type": "null"} for name in names}}
+
+
+def _not_both(a: str, b: str) -> dict[str, Any]:
+    return {"anyOf": [_absent(a), _absent(b)]}
+
+
+def _only_with(name: str, kind: str, key: str, value: str, others: list[str]) -> dict[str, Any]:
+    """``name`` present when ``key`` is ``value`` (else one of ``others``, or absent)."""
+    return {
+        "anyOf": [
+            {"required": [key, name], "properties": {key: {"const": value}, name: {"type": kind}}},
+            {"properties": {key: {"enum": others}, name: {"type": "null"}}},
+        ]
+    }
 
 
 class _Request(BaseModel):
@@ -160,7 +205,9 @@ class AtomsMeasure(MeasureModel):
     kind: Literal["atoms"]
     values: list[float] = Field(min_length=1, description="atom locations")
     weights: list[NonNegative] | None = Field(
-        None, description="non-negative, normalised to sum 1; default equal weights"
+        None,
+        description="non-negative, as many as values and not all zero (beyond JSON "
+        "Schema); normalised to sum 1; default equal weights",
     )
 
     @model_validator(mode="after")
@@ -193,7 +240,7 @@ class PointMeasure(MeasureModel):
 
 
 class UniformMeasure(MeasureModel):
-    """Uniform law on ``[low, high]``, ``low < high``."""
+    """Uniform law on ``[low, high]``, ``low < high`` (beyond JSON Schema)."""
 
     kind: Literal["uniform"]
     low: float
@@ -239,7 +286,9 @@ class MatrixMeasure(MeasureModel):
 
     kind: Literal["matrix"]
     entries: list[list[float]] = Field(
-        min_length=1, description="rows of a square symmetric matrix"
+        min_length=1,
+        description="rows of a square symmetric matrix (as many entries in each row as "
+        "rows: beyond JSON Schema)",
     )
 
     @model_validator(mode="after")
@@ -275,7 +324,9 @@ class MixtureMeasure(MeasureModel):
     """Weighted sum of measures; weights are normalised to sum 1."""
 
     kind: Literal["mixture"]
-    components: list[MixtureComponent] = Field(min_length=1)
+    components: list[MixtureComponent] = Field(
+        min_length=1, description="their weights not all zero (beyond JSON Schema)"
+    )
 
     @model_validator(mode="after")
     def _some_weight(self) -> Self:
@@ -324,8 +375,18 @@ class Noise(_Request):
     """The Wigner noise W: variance ``sigma2/n`` off the diagonal, ``2 sigma2/n`` on it.
 
     ``distribution``, ``df`` and ``density`` matter for ``/v1/simulate`` only: the
-    limits depend on ``sigma2`` alone (universality).
+    limits depend on ``sigma2`` alone (universality). ``df`` is given with ``student_t``
+    only, ``density`` with ``sparse`` only.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _only_with("df", "number", "distribution", "student_t", OTHER_NOISES["student_t"]),
+                _only_with("density", "number", "distribution", "sparse", OTHER_NOISES["sparse"]),
+            ]
+        }
+    )
 
     sigma2: Positive
     distribution: Literal["gaussian", "rademacher", "uniform", "student_t", "sparse"] = "gaussian"
@@ -348,7 +409,7 @@ class Noise(_Request):
 
 
 class ComplexArray(_Request):
-    """Complex numbers as two real arrays of equal length."""
+    """Complex numbers as two real arrays of equal length (beyond JSON Schema)."""
 
     re: list[float]
     im: list[float]
@@ -363,7 +424,8 @@ class ComplexArray(_Request):
 
 
 class UpperHalfPlane(ComplexArray):
-    """Points ``z`` with ``Im z >= 0`` (``im == 0``: the boundary value ``f(x + i0)``)."""
+    """Points ``z`` with ``Im z >= 0`` (``im == 0``: the boundary value ``f(x + i0)``),
+    ``re`` and ``im`` of equal length (beyond JSON Schema)."""
 
     im: list[NonNegative]
 
@@ -420,11 +482,12 @@ class StieltjesResponse(_Response):
 
 
 class Grid(_Request):
-    """``num`` equally spaced points from ``start`` to ``stop`` (both included)."""
+    """``num`` equally spaced points from ``start`` to ``stop`` (both included),
+    ``start < stop`` (beyond JSON Schema)."""
 
     start: float
     stop: float
-    num: int = Field(ge=2)
+    num: Integer = Field(ge=2)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -434,15 +497,21 @@ class Grid(_Request):
 
 
 class DensityRequest(_LimitRequest):
-    """Density of the limit at ``x``, on ``grid``, or (neither) on an automatic grid."""
+    """Density of the limit at ``x``, on ``grid``, or (neither) on an automatic grid of
+    about ``num`` points (both edges of every support component always among them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [_not_both("x", "grid"), {"anyOf": [_absent("num"), _absent("x", "grid")]}]
+        }
+    )
 
     x: list[float] | None = Field(None, min_length=1, description="points to evaluate at")
     grid: Grid | None = None
-    num: int | None = Field(
+    num: AtLeast2 | None = Field(
         None,
-        ge=2,
         description=f"points of the automatic grid (when neither x nor grid); "
-        f"default {AUTO_GRID_POINTS}",
+        f"default {AUTO_GRID_POINTS}, which counts against max_grid_points",
     )
 
     @model_validator(mode="after")
@@ -602,24 +671,45 @@ class SimulateRequest(_LimitRequest):
     ``H`` is diagonal with the ``n`` midpoint quantiles of the measure, or its own atoms
     when it has exactly ``n`` of equal weight, or, for a ``matrix`` measure of size
     ``n``, that matrix as it is (its eigenvectors matter for non-Gaussian noise).
+    Beyond JSON Schema: ``top`` and ``bottom`` at most ``n``, ``edges`` increasing,
+    the spikes (``spikes`` and ``spike_count``) at most ``n``.
     """
 
-    n: int = Field(ge=1, description="matrix size")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "anyOf": [
+                        {"properties": {"spike_count": {"maximum": 0}}},
+                        {
+                            "required": ["spike_law"],
+                            "properties": {"spike_law": {"type": "object"}},
+                        },
+                    ]
+                },
+                _not_both("bins", "edges"),
+                {
+                    "anyOf": [
+                        _absent("bins", "edges"),
+                        {"required": ["output"], "properties": {"output": {"const": "histogram"}}},
+                    ]
+                },
+            ]
+        }
+    )
+
+    n: Integer = Field(ge=1, description="matrix size")
     spikes: list[float] = Field(
         default_factory=list, description="eigenvalues of H that replace its extreme atoms"
     )
     spike_law: Measure | None = Field(
         None, description="draw spike_count spikes at the midpoint quantiles of this law"
     )
-    spike_count: int = Field(0, ge=0, description="number of spikes from spike_law")
-    seed: int | None = Field(
-        None, ge=0, le=MAX_SEED, description="same seed and request, same eigenvalues"
-    )
-    trials: int = Field(1, ge=1, description="independent draws of W")
-    top: int | None = Field(None, ge=1, description="return only the top largest eigenvalues")
-    bottom: int | None = Field(
-        None, ge=1, description="also return the bottom smallest eigenvalues"
-    )
+    spike_count: Integer = Field(0, ge=0, description="number of spikes from spike_law")
+    seed: SeedValue | None = Field(None, description="same seed and request, same eigenvalues")
+    trials: Integer = Field(1, ge=1, description="independent draws of W")
+    top: AtLeast1 | None = Field(None, description="return only the top largest eigenvalues")
+    bottom: AtLeast1 | None = Field(None, description="also return the bottom smallest eigenvalues")
     eigenvectors: bool = Field(
         False, description="observed squared overlap of each spike's eigenvector (small n)"
     )
@@ -631,7 +721,7 @@ class SimulateRequest(_LimitRequest):
     output: Literal["eigenvalues", "histogram"] = Field(
         "eigenvalues", description="histogram: pooled over trials, instead of every eigenvalue"
     )
-    bins: int | None = Field(None, ge=1, description="histogram bins (default: automatic)")
+    bins: AtLeast1 | None = Field(None, description="histogram bins (default: automatic)")
     edges: list[float] | None = Field(
         None, min_length=2, description="histogram bin edges, increasing (instead of bins)"
     )
@@ -759,14 +849,15 @@ class SimulateResponse(_Response):
 class PlotSimulation(_Request):
     """Overlay a histogram of simulated eigenvalues (the request's noise law)."""
 
-    n: int = Field(ge=2, description="matrix size")
-    seed: int | None = Field(None, ge=0, le=MAX_SEED)
-    trials: int = Field(1, ge=1)
+    n: Integer = Field(ge=2, description="matrix size")
+    seed: SeedValue | None = None
+    trials: Integer = Field(1, ge=1)
 
 
 class PlotRequest(_LimitRequest):
     """A picture: the limit's density, support, thresholds, predicted outliers and,
-    with ``simulate``, a histogram of a simulated spectrum with its outliers."""
+    with ``simulate``, a histogram of a simulated spectrum with its outliers (then at
+    most ``simulate.n`` spikes: beyond JSON Schema)."""
 
     spikes: list[float] = Field(default_factory=list)
     simulate: PlotSimulation | None = None
@@ -787,29 +878,38 @@ class PlotRequest(_LimitRequest):
 class SweepRequest(_LimitRequest):
     """A Monte Carlo sweep over the matrix size: ``trials`` draws of ``H + W`` for each
     size in ``sizes``, each ``(n, trial)`` a task on Dask, summarised per size with the
-    fitted convergence rate of each error."""
+    fitted convergence rate of each error. The law of H is not a ``matrix``. Beyond JSON
+    Schema: ``sizes`` increasing, fewer spikes than the smallest size."""
 
-    sizes: list[int] = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["measure"],
+                "properties": {
+                    "measure": {"required": ["kind"], "properties": {"kind": {"const": "matrix"}}}
+                },
+            }
+        }
+    )
+
+    sizes: list[AtLeast2] = Field(
         min_length=1,
         max_length=64,
         description="matrix sizes n, increasing and distinct (e.g. 200, 400, ..., 3000)",
+        json_schema_extra={"uniqueItems": True},
     )
-    trials: int = Field(4, ge=1, description="draws of W per size")
+    trials: Integer = Field(4, ge=1, description="draws of W per size")
     spikes: list[float] = Field(
         default_factory=list, description="eigenvalues of H that replace its extreme atoms"
     )
-    seed: int | None = Field(
+    seed: SeedValue | None = Field(
         None,
-        ge=0,
-        le=MAX_SEED,
         description="the sweep's seed: each task's seed is a function of it, n and the "
         "trial, so results do not depend on scheduling; without one, one is drawn",
     )
 
     @model_validator(mode="after")
     def _plan(self) -> Self:
-        if any(n < 2 for n in self.sizes):
-            raise ValueError("sizes must be >= 2")
         if any(b <= a for a, b in zip(self.sizes, self.sizes[1:], strict=False)):
             raise ValueError("sizes must be increasing and distinct")
         if len(self.spikes) >= self.sizes[0]:

@@ -127,7 +127,9 @@ async def test_validation_errors_name_the_field(
         ("/v1/outliers", {"spikes": [1, None]}, "/spikes/1", "valid number"),
         ("/v1/outliers/inverse", {"observed": "2.5"}, "/observed", "valid list"),
         ("/v1/simulate", {"n": 0}, "/n", "greater than or equal to 1"),
-        ("/v1/simulate", {"n": 2.0}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": 2.5}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": "2"}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": True}, "/n", "valid integer"),
         ("/v1/simulate", {"n": 5, "top": 6}, "", "top must be <= n"),
         ("/v1/simulate", {"n": 1, "spikes": [3, 4]}, "", "do not fit"),
         ("/v1/simulate", {"n": 5, "seed": -1}, "/seed", "greater than or equal to 0"),
@@ -141,6 +143,16 @@ async def test_endpoint_validation(
     r = await client.post(path, json={"measure": POINT, "noise": NOISE} | extra)
     body = assert_problem(r, 422, "validation-error", message)
     assert field in field_paths(body)
+
+
+async def test_integers_may_be_written_with_a_zero_fraction(client: httpx.AsyncClient) -> None:
+    """JSON Schema's ``integer`` (the spec's) counts 2.0 as one: so does the server
+    (issue 13, item 12: schemathesis sent n = 100.0 and got 422)."""
+    body = {"measure": POINT, "noise": NOISE, "seed": 3}
+    a = await client.post("/v1/simulate", json=body | {"n": 4, "trials": 2})
+    b = await client.post("/v1/simulate", json=body | {"n": 4.0, "trials": 2.0, "seed": 3.0})
+    assert a.status_code == b.status_code == 200, b.text
+    assert a.json() == b.json()
 
 
 async def test_body_must_be_an_object(client: httpx.AsyncClient) -> None:
@@ -169,10 +181,22 @@ async def test_non_symmetric_matrix_is_422_with_path(client: httpx.AsyncClient) 
 
 
 async def test_core_invalid_parameter_is_422(client: httpx.AsyncClient) -> None:
-    two = {"kind": "atoms", "values": [-5.0, 0.0, 5.0]}
-    r = await client.post("/v1/density", json={"measure": two, "noise": {"sigma2": 0.1}, "num": 3})
-    body = assert_problem(r, 422, "invalid-parameter", "num must be at least 6")
-    assert field_paths(body) == ["/num"]
+    body = {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e300]}
+    problem = assert_problem(await client.post("/v1/simulate", json=body), 422, "invalid-parameter")
+    assert field_paths(problem) == ["/spikes"]
+
+
+async def test_an_automatic_grid_of_fewer_points_than_edges_is_the_edges(
+    client: httpx.AsyncClient,
+) -> None:
+    """The schema allows num >= 2; three support components gave a 422 below 6."""
+    three = {"kind": "atoms", "values": [-5.0, 0.0, 5.0]}
+    body = {"measure": three, "noise": {"sigma2": 0.1}, "num": 2}
+    r = await client.post("/v1/density", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    edges = sorted(e for c in out["support"] for e in (c["lower"], c["upper"]))
+    assert out["x"] == edges and len(out["support"]) == 3
 
 
 def _spike_law(law: dict[str, Any], path: str = "/v1/outliers") -> tuple[str, dict[str, Any]]:

@@ -134,7 +134,7 @@ async def test_refusals(cluster: Any) -> None:
         assert_problem(await c.post(f"/v1/sweeps/{'a' * 32}/cancel"), 404, "not-found")
         cases = [
             ({"sizes": [100, 100]}, 422, "validation-error", "increasing and distinct"),
-            ({"sizes": [1]}, 422, "validation-error", "sizes must be >= 2"),
+            ({"sizes": [1]}, 422, "validation-error", "greater than or equal to 2"),
             ({"sizes": []}, 422, "validation-error", None),
             ({"trials": 0}, 422, "validation-error", None),
             ({"sizes": [100, 600]}, 422, "limit-exceeded", "n = 600 is over the limit 500"),
