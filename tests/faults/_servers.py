@@ -47,6 +47,8 @@ def _command(kind: str, port: int, workers: int) -> list[str]:
     return [
         str(BIN / "gunicorn"),
         "app.main:app",
+        "--config",
+        "python:app.gunicorn_conf",
         "--worker-class",
         "app.server.UvicornWorker",
         "--bind",

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._server import ROOT, free_port
 from tests.api._support import NOISE, POINT, assert_problem, field_paths, serve
 
-from ._servers import Server, alive, children, compute_workers, wait_until
+from ._servers import Server, alive, children, cmdline, compute_workers, wait_until
 from ._servers import serve as serve_real
 
 pytestmark = pytest.mark.slow
@@ -148,6 +149,50 @@ def test_simulations_past_the_deadline_are_stopped_within_a_second() -> None:
             compute_ms = float(timing.split("compute;dur=")[1].split(";")[0])
             assert compute_ms < 4000, timing
         assert _density_ok(server.base)
+
+
+def test_the_masters_cluster_runs_at_the_compute_niceness() -> None:
+    """app.gunicorn_conf keeps its own copy (importing app.compute would load the web
+    stack into gunicorn's master)."""
+    from app import compute, gunicorn_conf
+
+    assert gunicorn_conf.WORKER_NICENESS == compute.WORKER_NICENESS
+
+
+def test_sweeps_outlive_the_gunicorn_workers() -> None:
+    """The image's default (RMT_DASK_LOCAL_PORT, no scheduler given): the local cluster
+    lived in the gunicorn worker that first needed it, and went with it (every sweep a
+    404). gunicorn's master now runs it (app.gunicorn_conf): with both workers killed and
+    replaced, the sweep is still there, and a new one runs."""
+    env = {
+        "RMT_DASK_LOCAL_PORT": str(free_port()),
+        "RMT_DASK_WORKERS": "1",
+        "PYTHONPATH": str(ROOT),  # the cluster's processes import this checkout
+    }
+    body = {"measure": POINT, "noise": NOISE, "sizes": [20, 40], "trials": 1, "seed": 1}
+    with serve_real("gunicorn", env, workers=2) as server:
+        master = server.proc.pid
+        r = httpx.post(f"{server.base}/v1/sweeps", json=body, timeout=60)
+        assert r.status_code == 202, r.text
+        path = r.headers["location"]
+
+        def state() -> str:
+            try:
+                answer = httpx.get(f"{server.base}{path}", timeout=10)
+            except httpx.TransportError:
+                return "unreachable"
+            return str(answer.json().get("state", answer.status_code))
+
+        assert wait_until(lambda: state() == "done", 60)
+        workers = [p for p in children(master) if "dask" not in cmdline(p)]
+        assert len(workers) == 2, [cmdline(p) for p in children(master)]
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: _healthy(server.base), 60)
+        assert set(children(master)).isdisjoint(workers)
+        assert wait_until(lambda: state() == "done", 30), state()
+        r = httpx.post(f"{server.base}/v1/sweeps", json=body | {"seed": 2}, timeout=60)
+        assert r.status_code == 202, r.text
 
 
 # --- graceful shutdown --------------------------------------------------------------------
