@@ -401,10 +401,22 @@ def _simulation_text(r: Any) -> str:
     return "\n".join(lines)
 
 
+#: uvicorn's HTTP protocol for ``rmt serve`` (as ``make serve`` and the image)
+SERVER_PROTOCOL = "app.server:HeadDeadlineProtocol"
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers)
+    # the same server as `make serve` and the image: a deadline on each request's head
+    # (named by path: the SDK never imports the web layer)
+    uvicorn.run(
+        "app.main:app",
+        http=SERVER_PROTOCOL,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+    )
     return 0
 
 
