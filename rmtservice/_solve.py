@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rmtservice import deadline
-from rmtservice.errors import InvalidParameter
+from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
 FloatArray = NDArray[np.float64]
@@ -254,7 +254,8 @@ def bracketed_newton(
     """Root of a monotone function in ``(lo, hi)`` by Newton steps safeguarded by bisection.
 
     ``fun(x, idx)`` returns value and derivative at ``x`` for the entries ``idx``.
-    Iterates until the bracket or the step is at rounding level. The entries still
+    Iterates until the bracket or the step is at rounding level; an entry still
+    iterating after ``maxiter`` steps raises :class:`NoConvergence`. The entries still
     iterating are kept packed (a finished one is dropped from every array), so an
     iteration costs a few dozen small vector operations and no scattered indexing.
     """
@@ -291,5 +292,10 @@ def bracketed_newton(
             keep = ~done
             act, x, lo, hi = act[keep], xn[keep], lo[keep], hi[keep]
             inc, floor = inc[keep], floor[keep]
-        root[act] = x  # maxiter reached: the last iterate
+    if act.size:
+        raise NoConvergence(
+            f"root bracketing stopped at its cap of {maxiter} steps with {act.size} of "
+            f"{root.size} roots unresolved (first near x = {x[0]!r}, bracket "
+            f"[{lo[0]!r}, {hi[0]!r}])"
+        )
     return root
