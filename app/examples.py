@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rmtservice.vocabulary import JSON_MEDIA_TYPE
+
 POINT = {"kind": "point", "at": 0.0}
 NOISE = {"sigma2": 1.0}
 TWO_ATOMS = {"kind": "atoms", "values": [-2.0, 2.0]}
@@ -28,7 +30,7 @@ def request(summary: str, value: dict[str, Any]) -> dict[str, Any]:
 def ok(*examples: tuple[str, str, Any]) -> dict[int | str, dict[str, Any]]:
     """A 200 response with named examples ``(name, summary, value)``."""
     named = {name: {"summary": summary, "value": value} for name, summary, value in examples}
-    return {200: {"content": {"application/json": {"examples": named}}}}
+    return {200: {"content": {JSON_MEDIA_TYPE: {"examples": named}}}}
 
 
 STIELTJES_REQUESTS = {

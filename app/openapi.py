@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.examples import PROBLEMS
 from rmtservice.schemas import Problem
+from rmtservice.vocabulary import PROBLEM_MEDIA_TYPE
 
 __all__ = ["COMPUTE_PROBLEMS", "build_openapi", "problem_responses"]
 
@@ -33,7 +34,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         description, examples = PROBLEMS[status]
         entry: dict[str, Any] = {
             "description": description,
-            "content": {"application/problem+json": {"schema": PROBLEM_REF, "examples": examples}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF, "examples": examples}},
         }
         if status == 503:
             entry["headers"] = RETRY_AFTER
@@ -52,7 +53,7 @@ UNAUTHORIZED: dict[str, Any] = {
         }
     },
     "content": {
-        "application/problem+json": {
+        PROBLEM_MEDIA_TYPE: {
             "schema": PROBLEM_REF,
             "examples": {
                 "no_key": {
@@ -105,8 +106,8 @@ def _problems_only(responses: dict[str, Any]) -> None:
     """FastAPI's own error entries (its default 422) become problem+json entries."""
     for status, entry in responses.items():
         content = entry.get("content", {})
-        if int(status) >= 400 and "application/problem+json" not in content:
-            entry["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+        if int(status) >= 400 and PROBLEM_MEDIA_TYPE not in content:
+            entry["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from app import limits
-from app.problems import HTTPProblem, NotFound, Overloaded
+from app.problems import HTTPProblem
 from app.settings import Settings
-from rmtservice.dask_sweeps import SweepNotFound, SweepsBusy, SweepStore, local_cluster
+from rmtservice.dask_sweeps import SweepStore, local_cluster
 from rmtservice.errors import LimitExceeded
 from rmtservice.schemas import SweepRequest
 
@@ -77,16 +77,6 @@ class Sweeps:
         store = self._connect()
         try:
             return fn(store)
-        except SweepNotFound as exc:
-            raise NotFound(
-                f"no sweep {exc.args[0]!r}: never submitted, expired "
-                f"(sweep_ttl_seconds = {self.settings.sweep_ttl_seconds:g} after it ended), "
-                "or its scheduler restarted"
-            ) from None
-        except SweepsBusy as exc:
-            raise Overloaded(
-                str(exc), headers={"Retry-After": str(self.settings.retry_after_seconds)}
-            ) from None
         except (OSError, TimeoutError) as exc:
             logger.warning("Dask scheduler call failed: %s", exc)
             self.close()

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from rmtservice.client import Client, LocalClient, ServiceError
+from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
 
@@ -182,7 +183,7 @@ def _add_noise(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--noise",
         default="gaussian",
-        choices=["gaussian", "rademacher", "uniform", "student_t", "sparse"],
+        choices=list(NOISE_LAWS),
     )
     p.add_argument("--df", type=float, help="student_t degrees of freedom (> 4)")
     p.add_argument("--density", type=float, help="sparse noise: fraction of non-zeros")

@@ -25,20 +25,34 @@ on connection errors and on 429, 502, 503 and 504 (honouring ``Retry-After``).
 from __future__ import annotations
 
 import asyncio
+import numbers
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import numpy as np
 from pydantic import BaseModel, ValidationError
 
-import rmtservice as rs
-from rmtservice import schemas, service
-from rmtservice.errors import DeadlineExceeded, RMTError
+from rmtservice import schemas
+from rmtservice.errors import validation_problem
+from rmtservice.vocabulary import FINAL_STATES, JSON_MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from rmtservice.local import LocalClient
 
 __all__ = ["AsyncClient", "Client", "LocalClient", "ServiceError"]
+
+
+def __getattr__(name: str) -> Any:
+    # LocalClient computes with the numeric core (numpy, scipy): loaded on first use only
+    if name == "LocalClient":
+        from rmtservice.local import LocalClient
+
+        return LocalClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 
@@ -51,7 +65,7 @@ _ENDPOINTS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "simulate": ("/v1/simulate", schemas.SimulateRequest, schemas.SimulateResponse),
 }
 _PLOT = ("/v1/plot", schemas.PlotRequest)
-_FINAL = ("done", "failed", "cancelled")
+_FINAL = FINAL_STATES
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -74,6 +88,9 @@ class ServiceError(Exception):
 
 def wire_measure(measure: Any) -> Any:
     """A core measure as its wire dict (dicts and models pass through)."""
+    rs = sys.modules.get("rmtservice.measures")  # not loaded: no core measure exists
+    if rs is None or not isinstance(measure, rs.Measure):
+        return measure
     if isinstance(measure, rs.Atoms):
         return {
             "kind": "atoms",
@@ -98,9 +115,10 @@ def wire_measure(measure: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     """numpy arrays and scalars as plain Python values, recursively."""
-    if isinstance(value, np.ndarray):
+    np = sys.modules.get("numpy")  # not loaded: no numpy value exists
+    if np is not None and isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
@@ -125,13 +143,15 @@ def build_request(model: type[R], request: Any = None, **fields: Any) -> R:
         noise = dict(data.get("noise") or {})
         noise["sigma2"] = data.pop("sigma2")
         data["noise"] = noise
-    if isinstance(data.get("noise"), int | float | np.number):
+    if isinstance(data.get("noise"), numbers.Real):
         data["noise"] = {"sigma2": float(data["noise"])}
     for key in ("measure", "spike_law"):
         if key in data:
             data[key] = wire_measure(data[key])
     z = data.get("z")
     if z is not None and not isinstance(z, Mapping | BaseModel):
+        import numpy as np
+
         zc = np.asarray(z, dtype=complex).ravel()
         data["z"] = {"re": zc.real.tolist(), "im": zc.imag.tolist()}
     return model.model_validate(_plain(data))
@@ -181,7 +201,7 @@ class _Base:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.headers = {"accept": "application/json"} | dict(headers or {})
+        self.headers = {"accept": JSON_MEDIA_TYPE} | dict(headers or {})
         if api_key is not None:
             self.headers["x-api-key"] = api_key
 
@@ -447,25 +467,13 @@ class AsyncClient(_Base):
             await asyncio.sleep(poll)
 
 
-# --------------------------------------------------------------------------- local
+# ---------------------------------------------------------------------- validation
 
 
 def _validation_problem(exc: ValidationError) -> ServiceError:
-    errors = []
-    for e in exc.errors(include_url=False):
-        loc = [str(p) for p in e["loc"]]
-        errors.append(
-            {"loc": loc, "path": "/" + "/".join(loc), "message": e["msg"], "type": e["type"]}
-        )
-    return ServiceError(
-        {
-            "type": "/problems/validation-error",
-            "title": "Validation error",
-            "status": 422,
-            "detail": f"{len(errors)} invalid field(s)",
-            "errors": errors,
-        }
-    )
+    """The server's answer to the same body (one mapping, :mod:`rmtservice.errors`)."""
+    raw = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+    return ServiceError(validation_problem(raw, schemas.MEASURE_KINDS))
 
 
 def _validated(model: type[R], request: Any, fields: dict[str, Any]) -> R:
@@ -473,193 +481,3 @@ def _validated(model: type[R], request: Any, fields: dict[str, Any]) -> R:
         return build_request(model, request, **fields)
     except ValidationError as exc:
         raise _validation_problem(exc) from exc
-
-
-def _core_problem(exc: RMTError) -> ServiceError:
-    status = 503 if isinstance(exc, DeadlineExceeded) else 422
-    title = exc.slug.replace("-", " ").capitalize()
-    body: dict[str, Any] = {
-        "type": f"/problems/{exc.slug}",
-        "title": title,
-        "status": status,
-        "detail": exc.message,
-    }
-    if exc.field:
-        path = "/" + exc.field.replace(".", "/")
-        body["errors"] = [
-            {"loc": exc.field.split("."), "path": path, "message": exc.message, "type": exc.slug}
-        ]
-    return ServiceError(body)
-
-
-class LocalClient:
-    """The same interface as :class:`Client`, computed in this process by the core.
-
-    ``deadline``: seconds allowed to one call (``None``: no limit). Sweeps run on Dask
-    (package ``distributed``): on the scheduler at ``dask_scheduler``, else on a
-    ``LocalCluster`` of ``dask_workers`` processes on 127.0.0.1, started at the first
-    sweep and stopped by :meth:`close`.
-    """
-
-    def __init__(
-        self,
-        *,
-        deadline: float | None = None,
-        dask_scheduler: str | None = None,
-        dask_workers: int = 2,
-    ) -> None:
-        self.deadline = deadline
-        self.dask_scheduler = dask_scheduler
-        self.dask_workers = dask_workers
-        self._dask: tuple[Any, Any, Any] | None = None  # cluster, client, store
-
-    def __enter__(self) -> LocalClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop the local Dask cluster of sweeps, if one was started."""
-        if self._dask is not None:
-            cluster, client, _ = self._dask
-            self._dask = None
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-    def _call(self, name: str, request: Any, fields: dict[str, Any], **options: Any) -> Any:
-        from rmtservice import deadline
-
-        _, req_model, _ = _ENDPOINTS[name]
-        req = _validated(req_model, request, fields)
-        fn: Callable[..., Any] = getattr(service, name)
-        try:
-            with deadline.limit(self.deadline), np.errstate(all="ignore"):
-                return fn(req, **options)
-        except RMTError as exc:
-            raise _core_problem(exc) from exc
-
-    def stieltjes(self, request: Any = None, **fields: Any) -> schemas.StieltjesResponse:
-        """``f(z)`` and ``omega(z)`` of the limit."""
-        return self._call("stieltjes", request, fields)
-
-    def density(self, request: Any = None, **fields: Any) -> schemas.DensityResponse:
-        """Density, support, mean and variance."""
-        return self._call("density", request, fields)
-
-    def support(self, request: Any = None, **fields: Any) -> schemas.SupportResponse:
-        """Support components with masses."""
-        return self._call("support", request, fields)
-
-    def outliers(self, request: Any = None, **fields: Any) -> schemas.OutliersResponse:
-        """Separated spikes, locations, thresholds, overlaps."""
-        return self._call("outliers", request, fields)
-
-    def inverse(self, request: Any = None, **fields: Any) -> schemas.InverseResponse:
-        """Spikes behind observed outliers."""
-        return self._call("inverse", request, fields)
-
-    def simulate(
-        self,
-        request: Any = None,
-        *,
-        progress: Callable[[int, int], None] | None = None,
-        **fields: Any,
-    ) -> schemas.SimulateResponse:
-        """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
-        return self._call("simulate", request, fields, progress=progress)
-
-    def plot(self, request: Any = None, **fields: Any) -> bytes:
-        """PNG or SVG bytes of the picture, drawn here (matplotlib)."""
-        from rmtservice import deadline
-
-        req = _validated(_PLOT[1], request, fields)
-        try:
-            with deadline.limit(self.deadline), np.errstate(all="ignore"):
-                return service.plot(req)
-        except RMTError as exc:
-            raise _core_problem(exc) from exc
-
-    def info(self) -> schemas.InfoResponse:
-        """Version; no limits apply locally (reported as empty)."""
-        return schemas.InfoResponse(
-            version=rs.__version__,
-            measure_kinds=list(schemas.MEASURE_KINDS),
-            noise_distributions=list(rs.NOISE_LAWS),
-            limits={},
-        )
-
-    # ------------------------------------------------------------------ sweeps
-    def _store(self) -> Any:
-        if self._dask is None:
-            from distributed import Client as DaskClient
-
-            from rmtservice.dask_sweeps import SweepStore, local_cluster
-
-            cluster: Any = None
-            if self.dask_scheduler is None:
-                cluster = local_cluster(self.dask_workers)
-            client = DaskClient(self.dask_scheduler or cluster, set_as_default=False)
-            self._dask = (cluster, client, SweepStore(client))
-        return self._dask[2]
-
-    def _sweep_call(self, fn: Callable[[Any], Any], *, trials: bool = False) -> Any:
-        from rmtservice.dask_sweeps import SweepNotFound, SweepsBusy
-
-        try:
-            return service.sweep_response(fn(self._store()), trials=trials)
-        except RMTError as exc:
-            raise _core_problem(exc) from exc
-        except SweepNotFound as exc:
-            raise ServiceError(
-                {"status": 404, "title": "Not found", "detail": f"no sweep {exc.args[0]!r}"}
-            ) from exc
-        except SweepsBusy as exc:
-            raise ServiceError({"status": 503, "title": "Overloaded", "detail": str(exc)}) from exc
-
-    def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
-        """Start a sweep over n on Dask; returns at once, state queued."""
-        req = _validated(schemas.SweepRequest, request, fields)
-        plan, echo = service.sweep_plan(req)
-        meta = {"request": echo.model_dump(mode="json")}
-        return self._sweep_call(lambda store: store.submit(plan, meta))
-
-    def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
-        """State, progress and results so far."""
-        return self._sweep_call(lambda store: store.status(sweep_id), trials=trials)
-
-    def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
-        """Stop what has not run; keep what has."""
-        return self._sweep_call(lambda store: store.cancel(sweep_id))
-
-    def sweep_plot(self, sweep_id: str, *, format: str = "png") -> bytes:
-        """PNG or SVG bytes of the sweep's errors against n, drawn here."""
-        from rmtservice.dask_sweeps import SweepNotFound
-
-        try:
-            status = self._store().status(sweep_id)
-        except SweepNotFound as exc:
-            raise ServiceError(
-                {"status": 404, "title": "Not found", "detail": f"no sweep {exc.args[0]!r}"}
-            ) from exc
-        return service.sweep_plot(status, fmt=format)
-
-    def wait_sweep(
-        self,
-        sweep_id: str,
-        *,
-        poll: float = 0.5,
-        timeout: float | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        trials: bool = False,
-    ) -> schemas.SweepResponse:
-        """Poll until the sweep ends; ``progress(done, total)`` at each poll."""
-        return Client.wait_sweep(
-            self,  # type: ignore[arg-type]  # the same loop over this class's sweep_status
-            sweep_id,
-            poll=poll,
-            timeout=timeout,
-            progress=progress,
-            trials=trials,
-        )

@@ -21,26 +21,42 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from rmtservice.errors import InvalidParameter
+from rmtservice.errors import InvalidParameter, RMTError
 from rmtservice.measures import Measure
+from rmtservice.noise import GAUSSIAN, Noise
 from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
+from rmtservice.vocabulary import FINAL_STATES, SweepState
 
 __all__ = ["SweepNotFound", "SweepPlan", "SweepStatus", "SweepStore", "SweepsBusy", "local_cluster"]
 
 PREFIX = "rmt-sweep-"
-State = Literal["queued", "running", "done", "failed", "cancelled"]
-FINAL = ("done", "failed", "cancelled")
+State = SweepState
+FINAL = FINAL_STATES
 
 
-class SweepsBusy(Exception):
+class SweepsBusy(RMTError, RuntimeError):
     """As many sweeps as allowed are queued or running already."""
 
+    slug = "overloaded"
 
-class SweepNotFound(KeyError):
+
+class SweepNotFound(RMTError, KeyError):
     """No sweep of that id in the scheduler (never made, expired, or the scheduler
-    restarted)."""
+    restarted); ``args[0]`` is the id."""
+
+    slug = "not-found"
+
+    def __init__(self, sweep_id: str, ttl: float) -> None:
+        super().__init__(
+            f"no sweep {sweep_id!r}: never submitted, expired "
+            f"(sweep_ttl_seconds = {ttl:g} after it ended), or its scheduler restarted"
+        )
+        self.args = (sweep_id,)
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -53,9 +69,7 @@ class SweepPlan:
     trials: int
     seed: int
     spikes: tuple[float, ...] = ()
-    noise: str = "gaussian"
-    df: float | None = None
-    density: float | None = None
+    noise: Noise = GAUSSIAN
 
     def tasks(self) -> list[tuple[int, int]]:
         return [(n, t) for n in self.sizes for t in range(self.trials)]
@@ -104,7 +118,7 @@ class SweepStore:
 
     # -------------------------------------------------------------- submit
     def submit(self, plan: SweepPlan, meta: dict[str, Any] | None = None) -> SweepStatus:
-        check_trial_inputs(plan.sigma2, plan.noise, plan.df, plan.density)
+        check_trial_inputs(plan.sigma2)
         sizes = check_plan(plan.sizes, plan.trials, plan.spikes)
         if sizes != list(plan.sizes):
             raise InvalidParameter("sizes must be increasing and distinct", field="sizes")
@@ -128,8 +142,6 @@ class SweepStore:
                 seed=plan.seed,
                 spikes=plan.spikes,
                 noise=plan.noise,
-                df=plan.df,
-                density=plan.density,
                 key=f"{PREFIX}{sid}-{n}-{t}",
                 pure=False,
                 # small sizes first: partial results come early for every n
@@ -204,11 +216,11 @@ class SweepStore:
 
     def _get(self, sid: str) -> dict[str, Any]:
         if not sid or any(ch not in "0123456789abcdef" for ch in sid) or len(sid) != 32:
-            raise SweepNotFound(sid)
+            raise SweepNotFound(sid, self.ttl)
         try:
             record: dict[str, Any] = self.client.get_dataset(PREFIX + sid)
         except KeyError as exc:
-            raise SweepNotFound(sid) from exc
+            raise SweepNotFound(sid, self.ttl) from exc
         return record
 
     def _snapshot(

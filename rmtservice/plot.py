@@ -22,10 +22,11 @@ from rmtservice.measures import Atoms, MarchenkoPastur, Measure, Mixture, Point,
 from rmtservice.outliers import OutlierReport, outliers
 from rmtservice.simulate import Simulation
 from rmtservice.sweep import SweepSummary
+from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
 
 __all__ = ["FORMATS", "describe", "render", "render_sweep"]
 
-FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+FORMATS = IMAGE_MEDIA_TYPES
 
 
 def describe(measure: Measure) -> str:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import rmtservice as rs
 from rmtservice.errors import InvalidParameter
+from rmtservice.vocabulary import MAX_SEED, NoiseDistribution, SweepState
+
+if TYPE_CHECKING:
+    from rmtservice.noise import Noise as CoreNoise
 
 __all__ = [
     "MAX_SEED",
@@ -79,14 +83,9 @@ __all__ = [
 #: points of /v1/density's automatic grid when ``num`` is not given
 AUTO_GRID_POINTS = 512
 
-#: the largest seed: every JSON parser (JavaScript's too) keeps it exactly
-MAX_SEED = 2**53 - 1
-
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 MaybeFloat = Annotated[float | None, Field(description="null where the value is undefined")]
-
-MEASURE_KINDS = ("atoms", "point", "uniform", "semicircle", "marchenko_pastur", "mixture", "matrix")
 
 
 def _finite_or_none(values: Iterable[float]) -> list[float | None]:
@@ -314,6 +313,10 @@ Measure = Annotated[
     | MatrixMeasure,
     Field(discriminator="kind", description="the limiting spectral distribution nu of H"),
 ]
+#: the tags of the measure union, in its order (defined by the union's members)
+MEASURE_KINDS: tuple[str, ...] = tuple(
+    get_args(m.model_fields["kind"].annotation)[0] for m in get_args(get_args(Measure)[0])
+)
 MixtureComponent.model_rebuild()
 
 
@@ -328,7 +331,7 @@ class Noise(_Request):
     """
 
     sigma2: Positive
-    distribution: Literal["gaussian", "rademacher", "uniform", "student_t", "sparse"] = "gaussian"
+    distribution: NoiseDistribution = "gaussian"
     df: float | None = Field(None, gt=4, description="degrees of freedom, student_t only")
     density: float | None = Field(
         None, gt=0, le=1, description="fraction of non-zero entries, sparse only"
@@ -345,6 +348,12 @@ class Noise(_Request):
         if self.density is not None and self.distribution != "sparse":
             raise ValueError("density applies to sparse noise only")
         return self
+
+    def to_noise(self) -> CoreNoise:
+        """The core's value of this law (built once per request: the core checks it there)."""
+        from rmtservice.noise import Noise as CoreNoise
+
+        return CoreNoise(self.distribution, self.df, self.density)
 
 
 class ComplexArray(_Request):
@@ -890,7 +899,7 @@ class SweepResponse(_Response):
     """A sweep's state, progress, and the statistics of the tasks finished so far."""
 
     id: str
-    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    state: SweepState
     progress: SweepProgress
     created: str = Field(description="RFC 3339 time the sweep was submitted")
     finished: str | None = Field(description="RFC 3339 time it ended (null: not yet)")

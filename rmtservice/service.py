@@ -15,7 +15,6 @@ import numpy as np
 
 import rmtservice as rs
 from rmtservice.schemas import (
-    MAX_SEED,
     DensityRequest,
     DensityResponse,
     Histogram,
@@ -36,6 +35,7 @@ from rmtservice.schemas import (
     SweepRequest,
     SweepResponse,
 )
+from rmtservice.vocabulary import MAX_SEED, SWEEP_METRICS
 
 __all__ = [
     "PUSHFORWARD_POINTS",
@@ -153,9 +153,7 @@ def simulate(
         noise.sigma2,
         req.n,
         spikes=req.spikes,
-        noise=noise.distribution,
-        df=noise.df,
-        density=noise.density,
+        noise=noise.to_noise(),
         # a seed that every JSON client reads back exactly, so the draw can be replayed
         seed=secrets.randbelow(MAX_SEED + 1) if req.seed is None else req.seed,
         trials=req.trials,
@@ -209,9 +207,7 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
             noise.sigma2,
             req.simulate.n,
             spikes=req.spikes,
-            noise=noise.distribution,
-            df=noise.df,
-            density=noise.density,
+            noise=noise.to_noise(),
             seed=0 if req.simulate.seed is None else req.simulate.seed,
             trials=req.simulate.trials,
             compare=True,
@@ -233,9 +229,6 @@ def warm_up(_: object = None) -> None:
     rs.simulate(measure, 1.0, 2, spikes=[3.0], seed=0, top=1)
 
 
-SWEEP_METRICS = ("outlier_error", "edge_error", "kolmogorov")
-
-
 def sweep_plan(req: SweepRequest) -> tuple[Any, SweepRequest]:
     """The core plan of a sweep, and the request with its seed filled in (the echo)."""
     from rmtservice.dask_sweeps import SweepPlan
@@ -249,9 +242,7 @@ def sweep_plan(req: SweepRequest) -> tuple[Any, SweepRequest]:
         trials=req.trials,
         seed=seed,
         spikes=tuple(req.spikes),
-        noise=noise.distribution,
-        df=noise.df,
-        density=noise.density,
+        noise=noise.to_noise(),
     )
     return plan, req.model_copy(update={"seed": seed})
 

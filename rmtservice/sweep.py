@@ -29,7 +29,9 @@ from numpy.typing import ArrayLike
 from rmtservice._solve import check_sigma2
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
-from rmtservice.simulate import _check_noise, simulate
+from rmtservice.noise import GAUSSIAN, Noise
+from rmtservice.simulate import simulate
+from rmtservice.vocabulary import SWEEP_METRICS
 
 __all__ = [
     "METRICS",
@@ -46,7 +48,7 @@ __all__ = [
     "trial_seed",
 ]
 
-METRICS = ("outlier_error", "edge_error", "kolmogorov")
+METRICS = SWEEP_METRICS
 REFERENCE_RATES = {"outlier_error": -0.5, "edge_error": -2.0 / 3.0, "kolmogorov": -1.0}
 MAX_SIZES = 64
 
@@ -102,14 +104,12 @@ def sweep_trial(
     *,
     seed: int,
     spikes: ArrayLike = (),
-    noise: str = "gaussian",
-    df: float | None = None,
-    density: float | None = None,
+    noise: Noise = GAUSSIAN,
 ) -> TrialStats:
     """One task of a sweep: a full spectrum of ``H + W`` and its three errors."""
     start = time.perf_counter()
     s = trial_seed(seed, n, trial)
-    sim = simulate(measure, sigma2, n, spikes=spikes, noise=noise, df=df, density=density, seed=s)
+    sim = simulate(measure, sigma2, n, spikes=spikes, noise=noise, seed=s)
     eig = sim.eigenvalues[0]
     from rmtservice.density import support
 
@@ -218,7 +218,7 @@ def summarize(trials: list[TrialStats]) -> SweepSummary:
     return SweepSummary(sizes, fits)
 
 
-def check_trial_inputs(sigma2: float, noise: str, df: float | None, density: float | None) -> None:
-    """Refuse a bad noise before any task is sent anywhere."""
+def check_trial_inputs(sigma2: float) -> None:
+    """Refuse a bad noise level before any task is sent anywhere (the noise law was
+    checked when its :class:`~rmtservice.noise.Noise` was made)."""
     check_sigma2(sigma2)
-    _check_noise(noise, df, density)

@@ -15,6 +15,7 @@ from rmtservice.schemas import (
     ProblemTypeInfo,
     ReadyResponse,
 )
+from rmtservice.vocabulary import JSON_MEDIA_TYPE
 
 router = APIRouter(tags=["operations"])
 
@@ -30,7 +31,7 @@ rmt_compute_seconds_bucket{route="/v1/density",le="0.01"} 9
     "/healthz",
     summary="Liveness",
     description="Answers at once, also while heavy computations run (they run off the event loop).",
-    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    responses={200: {"content": {JSON_MEDIA_TYPE: {"example": {"status": "ok"}}}}},
 )
 async def healthz() -> HealthResponse:
     return HealthResponse()
@@ -43,7 +44,7 @@ async def healthz() -> HealthResponse:
     responses={
         200: {
             "content": {
-                "application/json": {
+                JSON_MEDIA_TYPE: {
                     "example": {"status": "ready", "workers": 2, "busy": 0, "waiting": 0}
                 }
             }
@@ -69,7 +70,7 @@ async def readyz(request: Request) -> ReadyResponse:
     responses={
         200: {
             "content": {
-                "application/json": {
+                JSON_MEDIA_TYPE: {
                     "example": {
                         "service": "rmtservice",
                         "version": "0.1.0",
@@ -113,7 +114,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     responses={
         200: {
             "content": {
-                "application/json": {
+                JSON_MEDIA_TYPE: {
                     "example": {
                         "type": "/problems/limit-exceeded",
                         "title": "Limit exceeded",

@@ -12,10 +12,11 @@ from app.compute import job
 from app.openapi import COMPUTE_PROBLEMS
 from rmtservice import service
 from rmtservice.schemas import PlotRequest
+from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
 
 router = APIRouter(route_class=StrictJSONRoute)
 
-_MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
+_MEDIA = IMAGE_MEDIA_TYPES
 
 PLOT_REQUESTS = {
     "spiked_uniform": {

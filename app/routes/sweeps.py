@@ -13,13 +13,14 @@ from app.compute import context_of
 from app.openapi import problem_responses
 from rmtservice import service
 from rmtservice.schemas import SweepRequest, SweepResponse
+from rmtservice.vocabulary import IMAGE_MEDIA_TYPES, JSON_MEDIA_TYPE
 
 router = APIRouter(route_class=StrictJSONRoute, tags=["sweeps"])
 
 SweepId = Annotated[
     str, Path(pattern="^[0-9a-f]{32}$", description="the id that POST /v1/sweeps returned")
 ]
-_MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
+_MEDIA = IMAGE_MEDIA_TYPES
 
 #: a real answer (uniform bulk, spikes 3 and 2, sigma2 = 1), figures rounded
 SWEEP_DONE: dict[str, Any] = {
@@ -121,9 +122,7 @@ SWEEP_QUEUED: dict[str, Any] = {
 
 def _example(summary: str, value: dict[str, Any]) -> dict[str, Any]:
     return {
-        "content": {
-            "application/json": {"examples": {"sweep": {"summary": summary, "value": value}}}
-        }
+        "content": {JSON_MEDIA_TYPE: {"examples": {"sweep": {"summary": summary, "value": value}}}}
     }
 
 
