@@ -124,6 +124,9 @@ _worker_cache: SupportCache | None = None
 
 def limit_blas_threads(threads: int) -> None:
     """At most ``threads`` BLAS/LAPACK threads in this process, from now on."""
+    # threadpoolctl limits the libraries loaded: load numpy's and scipy's BLAS first
+    # (the core, and with it scipy, is imported lazily)
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads, user_api="blas")

@@ -1,12 +1,18 @@
 """Per-deployment limits on a validated request (cheap: sizes only, no numerics).
 
+One registry, :data:`RULES`, says per request type which sizes fall under which
+setting, where its cost comes from and what memory it needs; :func:`check`,
+:func:`cost` and :func:`memory_estimate` read it (a new endpoint is one row).
+
 Each check raises :class:`~rmtservice.errors.LimitExceeded` with the dotted path of
 the offending field, which :mod:`app.problems` turns into a 422 with ``errors``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -25,7 +31,7 @@ from rmtservice.schemas import (
 )
 from rmtservice.service import PUSHFORWARD_POINTS
 
-__all__ = ["check", "cost", "memory_needed"]
+__all__ = ["RULES", "Rules", "check", "cost", "memory_needed"]
 
 
 def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> None:
@@ -47,83 +53,11 @@ def _measure(measure: MeasureModel, settings: Settings, name: str = "measure") -
             _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
 
 
-def _points(req: BaseModel, settings: Settings) -> None:
-    grid = settings.max_grid_points
-    if isinstance(req, StieltjesRequest):
-        _at_most("z.re", len(req.z.re), settings.max_z_points, "point count", "max_z_points")
-    if isinstance(req, DensityRequest):
-        if req.x is not None:
-            _at_most("x", len(req.x), grid, "point count", "max_grid_points")
-        elif req.grid is not None:
-            _at_most("grid.num", req.grid.num, grid, "point count", "max_grid_points")
-        else:
-            _at_most("num", req.grid_points, grid, "point count", "max_grid_points")
-    if isinstance(req, OutliersRequest | SimulateRequest):
-        _at_most("spikes", len(req.spikes), settings.max_spikes, "spike count", "max_spikes")
-    if isinstance(req, InverseRequest):
-        _at_most("observed", len(req.observed), settings.max_spikes, "count", "max_spikes")
-
-
-def _simulation(req: BaseModel, settings: Settings) -> None:
-    if isinstance(req, SimulateRequest):
-        _at_most("n", req.n, settings.max_n, "matrix size", "max_n")
-        _at_most("trials", req.trials, settings.max_trials, "trial count", "max_trials")
-        _at_most("spike_count", req.spike_count, settings.max_spikes, "spike count", "max_spikes")
-        if req.eigenvectors:
-            _at_most(
-                "n",
-                req.n,
-                settings.max_eigenvector_n,
-                "matrix size with eigenvectors",
-                "max_eigenvector_n",
-            )
-        grid = settings.max_grid_points
-        if req.bins is not None:
-            _at_most("bins", req.bins, grid, "bin count", "max_grid_points")
-        if req.edges is not None:
-            _at_most("edges", len(req.edges), grid, "edge count", "max_grid_points")
-    if isinstance(req, PlotRequest):
-        _at_most("spikes", len(req.spikes), settings.max_spikes, "spike count", "max_spikes")
-        if req.simulate is not None:
-            _at_most("simulate.n", req.simulate.n, settings.max_n, "matrix size", "max_n")
-            _at_most(
-                "simulate.trials",
-                req.simulate.trials,
-                settings.max_trials,
-                "trial count",
-                "max_trials",
-            )
-    if isinstance(req, OutliersRequest) and req.grid is not None:
-        _at_most(
-            "grid.num", req.grid.num, settings.max_grid_points, "point count", "max_grid_points"
-        )
-
-
 # ------------------------------------------------------------------- cost
 
 
 #: per evaluation point, the fixed work of a solver step, in units of one atom's term
 POINT_OVERHEAD = 16
-
-
-def _evaluation_points(req: BaseModel) -> int | None:
-    """Points where the limit is evaluated (``None``: a simulation or a picture)."""
-    if isinstance(req, StieltjesRequest):
-        return len(req.z.re)
-    if isinstance(req, DensityRequest):
-        if req.x is not None:
-            return len(req.x)
-        return req.grid.num if req.grid is not None else req.grid_points
-    if isinstance(req, OutliersRequest):
-        density = 0
-        if req.spike_law is not None:
-            density = req.grid.num if req.grid is not None else PUSHFORWARD_POINTS
-        return len(req.spikes) + density
-    if isinstance(req, InverseRequest):
-        return len(req.observed)
-    if isinstance(req, SupportRequest):
-        return 0
-    return None
 
 
 def cost(req: BaseModel) -> int | None:
@@ -135,7 +69,8 @@ def cost(req: BaseModel) -> int | None:
     one atom, a matrix as its rows, a spike law adds its own. One unit is 0.1 to 0.4
     microseconds on a 2-core machine of 2026 (a point mass cheapest, a mixture or a
     Marchenko-Pastur law dearest). ``None`` for a simulation or a picture."""
-    points = _evaluation_points(req)
+    rules = RULES.get(type(req))
+    points = None if rules is None or rules.points is None else rules.points(req)
     measure = getattr(req, "measure", None)
     if points is None or not isinstance(measure, MeasureModel):
         return None
@@ -187,21 +122,28 @@ def _copies(req: SimulateRequest, at_once: int) -> int:
     return 1
 
 
+def _simulate_memory(req: SimulateRequest, settings: Settings) -> MemoryEstimate:
+    n, item = req.n, (4 if req.dtype == "float32" else 8)
+    at_once = max(1, min(settings.trial_workers, req.trials))
+    per_trial = _copies(req, at_once) * item * n * n
+    shared = 0
+    if isinstance(req.measure, MatrixMeasure):
+        # H itself (float64), and its lower triangle and cast per trial
+        shared, per_trial = 8 * n * n, per_trial + 16 * n * n
+    return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
+
+
+def _plot_memory(req: PlotRequest, settings: Settings) -> MemoryEstimate | None:
+    if req.simulate is None:
+        return None
+    n = req.simulate.n
+    return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
+
+
 def memory_estimate(req: BaseModel, settings: Settings) -> MemoryEstimate | None:
     """What the matrices of ``req`` need (``None``: no simulation, negligible)."""
-    if isinstance(req, SimulateRequest):
-        n, item = req.n, (4 if req.dtype == "float32" else 8)
-        at_once = max(1, min(settings.trial_workers, req.trials))
-        per_trial = _copies(req, at_once) * item * n * n
-        shared = 0
-        if isinstance(req.measure, MatrixMeasure):
-            # H itself (float64), and its lower triangle and cast per trial
-            shared, per_trial = 8 * n * n, per_trial + 16 * n * n
-        return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
-    if isinstance(req, PlotRequest) and req.simulate is not None:
-        n = req.simulate.n
-        return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
-    return None
+    rules = RULES.get(type(req))
+    return None if rules is None or rules.memory is None else rules.memory(req, settings)
 
 
 def memory_needed(req: BaseModel, settings: Settings) -> int:
@@ -235,6 +177,83 @@ def check(req: BaseModel, settings: Settings) -> None:
     law = getattr(req, "spike_law", None)
     if isinstance(law, MeasureModel):
         _measure(law, settings, "spike_law")
-    _points(req, settings)
-    _simulation(req, settings)
+    rules = RULES.get(type(req))
+    for field, value, setting, what in rules.limits(req) if rules is not None else ():
+        _at_most(field, value, getattr(settings, setting), what, setting)
     _memory(req, settings)
+
+
+# --------------------------------------------------------------- the registry
+
+#: a size of a request under a setting: (field, value, setting, what is counted)
+Limit = tuple[str, int, str, str]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the limits know of one request type: its sizes under a setting, the points
+    where it evaluates the limit (its cost; ``None``: a simulation or a picture), and
+    the memory its matrices take. A new endpoint adds one row to :data:`RULES`."""
+
+    limits: Callable[[Any], Iterable[Limit]]
+    points: Callable[[Any], int] | None = None
+    memory: Callable[[Any, Settings], MemoryEstimate | None] | None = None
+
+
+def _density_points(req: DensityRequest) -> tuple[str, int]:
+    if req.x is not None:
+        return "x", len(req.x)
+    return ("grid.num", req.grid.num) if req.grid is not None else ("num", req.grid_points)
+
+
+def _outlier_points(req: OutliersRequest) -> int:
+    density = 0
+    if req.spike_law is not None:
+        density = req.grid.num if req.grid is not None else PUSHFORWARD_POINTS
+    return len(req.spikes) + density
+
+
+def _outlier_limits(req: OutliersRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.grid is not None:
+        yield "grid.num", req.grid.num, "max_grid_points", "point count"
+
+
+def _simulate_limits(req: SimulateRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    yield "n", req.n, "max_n", "matrix size"
+    yield "trials", req.trials, "max_trials", "trial count"
+    yield "spike_count", req.spike_count, "max_spikes", "spike count"
+    if req.eigenvectors:
+        yield "n", req.n, "max_eigenvector_n", "matrix size with eigenvectors"
+    if req.bins is not None:
+        yield "bins", req.bins, "max_grid_points", "bin count"
+    if req.edges is not None:
+        yield "edges", len(req.edges), "max_grid_points", "edge count"
+
+
+def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.simulate is not None:
+        yield "simulate.n", req.simulate.n, "max_n", "matrix size"
+        yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
+
+
+RULES: dict[type[BaseModel], Rules] = {
+    StieltjesRequest: Rules(
+        lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
+        points=lambda r: len(r.z.re),
+    ),
+    DensityRequest: Rules(
+        lambda r: [(*_density_points(r), "max_grid_points", "point count")],
+        points=lambda r: _density_points(r)[1],
+    ),
+    SupportRequest: Rules(lambda r: (), points=lambda r: 0),
+    OutliersRequest: Rules(_outlier_limits, points=_outlier_points),
+    InverseRequest: Rules(
+        lambda r: [("observed", len(r.observed), "max_spikes", "count")],
+        points=lambda r: len(r.observed),
+    ),
+    SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
+    PlotRequest: Rules(_plot_limits, memory=_plot_memory),
+}
