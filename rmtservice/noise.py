@@ -49,6 +49,8 @@ class Noise:
     ) -> Noise:
         """``noise`` itself if it is a :class:`Noise`, else the law of that name."""
         if isinstance(noise, Noise):
+            if df is not None or density is not None:
+                raise InvalidParameter("df and density belong to the Noise given", field="df")
             return noise
         return cls(noise, df, density)  # type: ignore[arg-type]  # checked in __post_init__
 
