@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load lint container-check install clean
+
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,test,lint]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,test,lint,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -52,6 +53,10 @@ test: $(STAMP) chromium nginx wrk $(MODEL)
 
 test-fast: $(STAMP) $(MODEL)
 	$(PY) -m pytest -q -m "not slow"
+
+# The documentation site (theory, library reference) into build/site, offline, strict.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 openapi: $(STAMP)
 	$(PY) -m app.export_openapi openapi/openapi.json
