@@ -23,7 +23,8 @@ anything else (a bug)              500     /problems/internal-error
 =================================  ======  ===========================  =============
 
 A request head (line and headers) slower than ``header_timeout_seconds`` gets the same
-408 problem from the server's protocol (:mod:`app.server`), before the app is called.
+408 problem from the server's protocol (:mod:`app.server`), before the app is called;
+one over ``max_header_bytes`` a 431 ``/problems/headers-too-large`` from it.
 
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).
@@ -110,6 +111,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Request timeout",
         "The request did not arrive in time: its line and headers within "
         "header_timeout_seconds, or its body within body_timeout_seconds.",
+    ),
+    "headers-too-large": ProblemType(
+        431,
+        "Request header fields too large",
+        "The request line and headers are larger than the configured max_header_bytes.",
     ),
     "body-too-large": ProblemType(
         413, "Request body too large", "The body is larger than the configured max_body_bytes."
@@ -282,12 +288,17 @@ def internal_error(scope: Scope) -> ProblemResponse:
 # ------------------------------------------------------------------ field paths
 
 
+#: fields whose value is a measure (a union tagged by ``kind``)
+_MEASURE_FIELDS = ("measure", "spike_law")
+
+
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``);
-    clip long keys (an unknown field's name is input)."""
+    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``,
+    ``spike_law.uniform`` -> ``spike_law``); clip long keys (an unknown field's name is
+    input)."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and part in MEASURE_KINDS and out and out[-1] == "measure":
+        if part in MEASURE_KINDS and out and out[-1] in _MEASURE_FIELDS:
             continue
         out.append(part if isinstance(part, int) else clip(str(part)))
     return out
