@@ -16,6 +16,17 @@ Either way the job runs inside ``rmtservice.deadline.limit(settings.deadline_sec
 ``deadline.check()`` then raises ``DeadlineExceeded`` (503 with Retry-After). The
 deadline starts when a worker picks the job up.
 
+The core checks the deadline between LAPACK calls only, and one eigendecomposition of
+``n = 4000`` takes seconds (four at once on two cores answered 21 to 25 s after a 10 s
+deadline). Two more guards:
+
+- before it starts, a simulation whose LAPACK work alone (``n^3`` per trial, at the
+  speed measured once in this process) would pass the deadline is refused with
+  ``DeadlineExceeded`` (:func:`app.limits.check_time`);
+- each worker process is a pool of its own (a ``ProcessPoolExecutor`` of one process):
+  one still computing ``KILL_GRACE_SECONDS`` after its deadline is killed and replaced,
+  and the request answered 503 at once; the other workers' jobs go on.
+
 Computations that start from a prepared limit (density, support, outliers, inverse:
 ``cached=True``) get the :class:`~app.cache.SupportCache` of the process they run in:
 the server's own (inline and thread jobs) or each worker process's (made by its
@@ -43,7 +54,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
@@ -77,6 +88,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10
+#: a worker process still computing this long after its job's deadline is killed (its
+#: own deadline checks had their chance) and replaced
+KILL_GRACE_SECONDS = 0.5
 
 Arg = TypeVar("Arg")
 Req = TypeVar("Req", bound=BaseModel)
@@ -155,6 +169,29 @@ class _WithWorkerCache:
         return self.fn(req, prepare=service.prepare if cache is None else cache)
 
 
+def _ready(_: object = None) -> None:
+    """The first job of a fresh worker process (its warm-up when none was given)."""
+
+
+def lapack_seconds_per_n3(n: int = 400, repeats: int = 7) -> float:
+    """Seconds per ``n^3`` of LAPACK's symmetric eigenvalues (``syevd``) in this process,
+    with its BLAS threads: the best of ``repeats`` runs at ``n`` (a few milliseconds
+    each). Per ``n^3`` it changes little from n = 600 on, and is lower at larger n, so
+    that estimates from it err short."""
+    import scipy.linalg
+
+    a = np.random.default_rng(0).standard_normal((n, n))
+    best = float("inf")
+    for _ in range(repeats):
+        b = np.asfortranarray(a)
+        start = time.perf_counter()
+        scipy.linalg.eigh(
+            b, lower=False, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False
+        )
+        best = min(best, time.perf_counter() - start)
+    return best / n**3
+
+
 class InlineTooSlow(Exception):
     """An inline computation passed ``inline_max_seconds``: run it in the pool instead."""
 
@@ -169,7 +206,13 @@ class Compute:
         self.memory = MemoryBudget(settings.memory_budget_bytes, settings.retry_after_seconds)
         self.cache = SupportCache(settings.support_cache_size, settings.support_cache_atoms)
         self.inline_too_slow = 0
-        self._pool: ProcessPoolExecutor | None = None
+        #: one pool of one process per worker (None: not started, or replaced)
+        self._pools: list[ProcessPoolExecutor | None] = [None] * settings.workers
+        #: each pool's first job (its warm-up): jobs wait for it before their deadline
+        self._warming: list[Future[Any] | None] = [None] * settings.workers
+        self._free = list(range(settings.workers))  # slots without a job
+        self._warm_up: Callable[[None], None] = _ready
+        self._seconds_per_n3: float | None = None
 
     @property
     def busy(self) -> int:
@@ -183,10 +226,12 @@ class Compute:
     def full(self) -> bool:
         return self.busy >= self.settings.workers and self.waiting >= self.settings.max_queue
 
-    def _processes(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.settings.workers,
+    def _pool(self, slot: int) -> ProcessPoolExecutor:
+        """The pool of ``slot``, started (with its warm-up as first job) if need be."""
+        pool = self._pools[slot]
+        if pool is None:
+            pool = self._pools[slot] = ProcessPoolExecutor(
+                max_workers=1,
                 # spawn, not fork: the server process has threads
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
@@ -196,43 +241,110 @@ class Compute:
                     self.settings.blas_threads,
                 ),
             )
-        return self._pool
+            self._warming[slot] = pool.submit(_run_with_deadline, self._warm_up, None, None)
+        return pool
+
+    def _replace(self, slot: int, *, kill: bool = False) -> None:
+        """Drop the pool of ``slot`` (killing its process first with ``kill``) and start
+        a new one, so that the next job finds it warm."""
+        pool, self._pools[slot] = self._pools[slot], None
+        if pool is not None:
+            if kill:
+                # (a pool of one process: the job that ran past its deadline is all it had)
+                for process in list(pool._processes.values()):
+                    process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._pool(slot)
 
     async def start(self, warm_up: Callable[[None], None]) -> None:
-        """Start the workers and run ``warm_up`` once in each. The BLAS threads of this
-        process (inline computations, or the thread executor's) are limited too."""
+        """Start the workers and run ``warm_up`` once in each (and in each worker that
+        replaces one later). The BLAS threads of this process (inline computations, or
+        the thread executor's) are limited too."""
         limit_blas_threads(self.settings.blas_threads)
-        jobs = (self._submit(warm_up, None, None) for _ in range(self.settings.workers))
-        await asyncio.gather(*jobs)
+        self._warm_up = warm_up
+        if self.settings.executor == "process":
+            for slot in range(self.settings.workers):
+                self._pool(slot)
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in self._warming if f))
+        else:
+            jobs = (self._submit(warm_up, None, None) for _ in range(self.settings.workers))
+            await asyncio.gather(*jobs)
 
     def close(self) -> None:
         """Stop the workers without waiting for them."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for slot, pool in enumerate(self._pools):
+            self._pools[slot] = None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     async def aclose(self) -> None:
         """Stop the workers once their running jobs end (queued ones are dropped)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await anyio.to_thread.run_sync(lambda: pool.shutdown(wait=True, cancel_futures=True))
+        pools = [p for p in self._pools if p is not None]
+        self._pools = [None] * len(self._pools)
+
+        def shutdown() -> None:
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        await anyio.to_thread.run_sync(shutdown)
+
+    async def seconds_per_n3(self) -> float:
+        """LAPACK's speed here (:func:`lapack_seconds_per_n3`), measured at first use in a
+        thread, with the BLAS threads of the compute processes."""
+        if self._seconds_per_n3 is None:
+            self._seconds_per_n3 = await anyio.to_thread.run_sync(lapack_seconds_per_n3)
+        return self._seconds_per_n3
 
     async def _submit(self, fn: Callable[[Arg], Res], req: Arg, seconds: float | None) -> Res:
         if self.settings.executor == "thread":
             return await anyio.to_thread.run_sync(_run_with_deadline, fn, req, seconds)
+        while not self._free:  # (only a caller outside the limiter finds none: a test)
+            await anyio.sleep(0.01)
+        slot = self._free.pop()
         try:
-            future = self._processes().submit(_run_with_deadline, fn, req, seconds)
-        except BrokenProcessPool:
-            # a worker died while the pool was idle: this job never ran, so a new pool
-            # can take it (a pool that breaks under a job still gives 503 below)
-            logger.error("a compute worker process died; starting a new pool")
-            self.close()
-            future = self._processes().submit(_run_with_deadline, fn, req, seconds)
+            return await self._submit_to(slot, fn, req, seconds)
+        finally:
+            self._free.append(slot)
+
+    async def _submit_to(
+        self, slot: int, fn: Callable[[Arg], Res], req: Arg, seconds: float | None
+    ) -> Res:
+        """``fn(req)`` in the worker of ``slot``; killed ``KILL_GRACE_SECONDS`` after
+        ``seconds``, from when the worker is ready, if it has not answered by then."""
         try:
-            return await asyncio.wrap_future(future)
+            future = self._pool(slot).submit(_run_with_deadline, fn, req, seconds)
         except BrokenProcessPool:
-            logger.error("a compute worker process died; starting a new pool")
-            self.close()
+            # the worker died while idle: this job never ran, so a new one can take it
+            # (a worker that dies under a job still gives 503 below)
+            logger.error("a compute worker process died; starting a new one")
+            self._replace(slot)
+            future = self._pool(slot).submit(_run_with_deadline, fn, req, seconds)
+        warming = self._warming[slot]
+        if warming is not None and not warming.done():
+            await asyncio.wait({asyncio.wrap_future(warming)})
+        answer = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait(
+            {answer}, timeout=None if seconds is None else seconds + KILL_GRACE_SECONDS
+        )
+        if not done:
+            assert seconds is not None
+            logger.warning(
+                "a computation ran %g s past its deadline of %g s: its worker process is "
+                "killed and replaced",
+                KILL_GRACE_SECONDS,
+                seconds,
+            )
+            self._replace(slot, kill=True)
+            answer.cancel()
+            raise DeadlineExceeded(
+                f"the computation ran past the deadline of {seconds:g} s and was stopped; "
+                "ask for less (a smaller n, fewer trials)"
+            )
+        try:
+            return answer.result()
+        except BrokenProcessPool:
+            logger.error("a compute worker process died; starting a new one")
+            self._replace(slot)
             raise Overloaded(
                 "a compute worker stopped unexpectedly; retry",
                 headers={"Retry-After": str(self.settings.retry_after_seconds)},
@@ -301,6 +413,8 @@ class Job:
     async def __call__(self, fn: Callable[..., Res], req: Req, *, cached: bool = False) -> Res:
         """``fn(req)``; with ``cached``, ``fn`` takes ``prepare=`` (a support cache)."""
         limits.check(req, self.settings)
+        if limits.lapack_work(req) is not None:
+            limits.check_time(req, self.settings, await self.compute.seconds_per_n3())
         if self.inline(req):
             try:
                 return self.compute.run_inline(fn, req, self.context, cached=cached)

@@ -10,6 +10,7 @@ the offending field, which :mod:`app.problems` turns into a 422 with ``errors``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.settings import Settings
-from rmtservice.errors import LimitExceeded
+from rmtservice.errors import DeadlineExceeded, LimitExceeded
 from rmtservice.schemas import (
     DensityRequest,
     InverseRequest,
@@ -31,7 +32,7 @@ from rmtservice.schemas import (
 )
 from rmtservice.service import PUSHFORWARD_POINTS
 
-__all__ = ["RULES", "Rules", "check", "cost", "memory_needed"]
+__all__ = ["RULES", "Rules", "check", "check_time", "cost", "lapack_work", "memory_needed"]
 
 
 def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> None:
@@ -80,6 +81,54 @@ def cost(req: BaseModel) -> int | None:
     if isinstance(law, MeasureModel):
         atoms += law.size
     return (atoms + POINT_OVERHEAD) * (points + atoms) + eigen // 64
+
+
+# ------------------------------------------------------------------- time
+
+
+def lapack_work(req: BaseModel) -> float | None:
+    """A lower bound of the LAPACK work of a simulation, in units of ``n^3`` (``None``:
+    no simulation). A full spectrum (``syevd``) is one unit a trial; eigenvectors two
+    (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
+    where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
+    if isinstance(req, PlotRequest) and req.simulate is not None:
+        return req.simulate.trials * float(req.simulate.n) ** 3
+    if not isinstance(req, SimulateRequest):
+        return None
+    n = req.n
+    if req.eigenvectors:
+        per_trial = 2.0
+    elif req.top is None and req.bottom is None:
+        per_trial = 1.0
+    else:
+        subsets = [k for k in (req.top, req.bottom) if k is not None]
+        per_trial = sum(0.0 if n >= 400 and k <= n // 20 else 1.0 for k in subsets)
+    if req.dtype == "float32":
+        per_trial *= 0.5
+    return req.trials * per_trial * float(n) ** 3
+
+
+def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> None:
+    """Refuse (``DeadlineExceeded``, 503) a simulation whose LAPACK work alone, at the
+    speed measured here, passes the deadline: it cannot finish, and would hold a worker
+    until it is stopped."""
+    work = lapack_work(req)
+    if work is None:
+        return
+    if isinstance(req, SimulateRequest):
+        field, n, trials = "n", req.n, req.trials
+        parallel = min(settings.trial_workers, trials, os.cpu_count() or 1)
+    else:
+        assert isinstance(req, PlotRequest) and req.simulate is not None
+        field, n, trials, parallel = "simulate.n", req.simulate.n, req.simulate.trials, 1
+    seconds = work * seconds_per_n3 / parallel
+    if seconds > settings.deadline_seconds:
+        raise DeadlineExceeded(
+            f"{field}: n = {n} and {trials} trial(s) need at least {seconds:.3g} s of LAPACK "
+            f"here, over the deadline of {settings.deadline_seconds:g} s (deadline_seconds "
+            "in /v1/info); ask for less: a smaller n, fewer trials, or top",
+            field=field,
+        )
 
 
 # ----------------------------------------------------------------- memory

@@ -23,7 +23,8 @@ anything else (a bug)              500     /problems/internal-error
 =================================  ======  ===========================  =============
 
 A request head (line and headers) slower than ``header_timeout_seconds`` gets the same
-408 problem from the server's protocol (:mod:`app.server`), before the app is called.
+408 problem from the server's protocol (:mod:`app.server`), before the app is called;
+one over ``max_header_bytes`` a 431 ``/problems/headers-too-large`` from it.
 
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from app import limits
+from app.compute import WORKER_NICENESS
 from app.problems import HTTPProblem
 from app.settings import Settings
 from rmtservice.dask_sweeps import SweepStore, local_cluster
@@ -60,7 +61,15 @@ def check(req: SweepRequest, settings: Settings) -> None:
 
 
 class Sweeps:
-    """The process's :class:`SweepStore`, made at first use; calls run off the loop."""
+    """The process's :class:`SweepStore`, made at first use; calls run off the loop.
+
+    Reaching the scheduler is tried once in a request (others arriving meanwhile wait
+    for that one attempt). Once an attempt has failed, or a connection was lost,
+    requests are answered 503 at once while a background thread tries again every
+    ``retry_after_seconds``: an unreachable scheduler no longer makes every request wait
+    ``dask_connect_timeout_seconds`` in turn behind the lock (four requests took 10,
+    10, 20 and 20 s).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -68,6 +77,8 @@ class Sweeps:
         self._client: Any = None
         self._cluster: Any = None
         self._store: SweepStore | None = None
+        #: the background attempt under way (None: none, the last attempt succeeded)
+        self._retrying: threading.Event | None = None
 
     async def call(self, fn: Callable[[SweepStore], T]) -> T:
         """``fn(store)`` in a thread (the Dask client blocks); problems for failures."""
@@ -79,7 +90,9 @@ class Sweeps:
             return fn(store)
         except (OSError, TimeoutError) as exc:
             logger.warning("Dask scheduler call failed: %s", exc)
-            self.close()
+            with self._lock:
+                self._close()
+                self._retry_in_background()
             raise self._unavailable() from None
 
     def _unavailable(self) -> SchedulerUnavailable:
@@ -93,17 +106,47 @@ class Sweeps:
         with self._lock:
             if self._store is not None and self._client.status == "running":
                 return self._store
+            if self._retrying is not None:  # failed already: a thread tries again
+                raise self._unavailable()
             self._close()
             try:
-                self._client, self._cluster = self._open()
+                self._attach(*self._open())
             except (OSError, TimeoutError) as exc:
                 logger.warning("cannot reach the Dask scheduler: %s", exc)
+                self._retry_in_background()
                 raise self._unavailable() from None
-            s = self.settings
-            self._store = SweepStore(
-                self._client, ttl=s.sweep_ttl_seconds, max_active=s.max_active_sweeps
-            )
+            assert self._store is not None
             return self._store
+
+    def _attach(self, client: Any, cluster: Any) -> None:
+        s = self.settings
+        self._client, self._cluster = client, cluster
+        self._store = SweepStore(client, ttl=s.sweep_ttl_seconds, max_active=s.max_active_sweeps)
+
+    def _retry_in_background(self) -> None:
+        """Start the thread that tries to connect until it can (under the lock)."""
+        if self._retrying is None:
+            self._retrying = stop = threading.Event()
+            threading.Thread(target=self._retry, args=(stop,), daemon=True).start()
+
+    def _retry(self, stop: threading.Event) -> None:
+        interval = max(float(self.settings.retry_after_seconds), 0.5)
+        while not stop.wait(interval):
+            try:
+                client, cluster = self._open()
+            except (OSError, TimeoutError):
+                continue
+            with self._lock:
+                if not stop.is_set():
+                    self._close()
+                    self._attach(client, cluster)
+                    self._retrying = None
+                    logger.info("reached the Dask scheduler again")
+                    return
+            for thing in (client, cluster):  # closed meanwhile: not needed any more
+                if thing is not None:
+                    _close_quietly(thing)
+            return
 
     def _open(self) -> tuple[Any, Any]:
         from distributed import Client
@@ -113,7 +156,7 @@ class Sweeps:
         if s.dask_scheduler:
             return Client(s.dask_scheduler, timeout=timeout, set_as_default=False), None
         if s.dask_local_port == 0:
-            cluster = local_cluster(s.dask_workers)
+            cluster = local_cluster(s.dask_workers, niceness=WORKER_NICENESS)
             return Client(cluster, set_as_default=False), cluster
         address = f"tcp://127.0.0.1:{s.dask_local_port}"
         try:  # another worker process of this server may have started it
@@ -121,7 +164,9 @@ class Sweeps:
         except (OSError, TimeoutError):
             pass
         try:
-            cluster = local_cluster(s.dask_workers, port=s.dask_local_port)
+            cluster = local_cluster(
+                s.dask_workers, port=s.dask_local_port, niceness=WORKER_NICENESS
+            )
         except OSError:  # it lost the race to bind the port: connect to the winner
             return Client(address, timeout=timeout, set_as_default=False), None
         logger.info("started a local Dask cluster at %s", address)
@@ -132,11 +177,18 @@ class Sweeps:
         self._client = self._cluster = self._store = None
         for thing in (client, cluster):
             if thing is not None:
-                try:
-                    thing.close()
-                except Exception:  # closing a broken connection
-                    logger.debug("closing %r failed", thing, exc_info=True)
+                _close_quietly(thing)
 
     def close(self) -> None:
         with self._lock:
+            if self._retrying is not None:
+                self._retrying.set()
+                self._retrying = None
             self._close()
+
+
+def _close_quietly(thing: Any) -> None:
+    try:
+        thing.close()
+    except Exception:  # closing a broken connection
+        logger.debug("closing %r failed", thing, exc_info=True)

@@ -91,6 +91,31 @@ def check_scale(measure: Measure, sigma2: float, *, resolve: bool = True) -> Non
         )
 
 
+def check_spikes(
+    spikes: np.ndarray, sigma2: float, *, resolve: bool = True, field: str = "spikes"
+) -> None:
+    """Spikes are eigenvalues of H: numbers double precision can square and (``resolve``)
+    at a scale where it still resolves the noise. LAPACK computes every eigenvalue of
+    ``H + W`` to ``eps`` times its norm: beside a spike of 1e150 the bulk's eigenvalues
+    and the noise are rounding (they came out near 1e130)."""
+    if not np.all(np.abs(spikes) <= MAX_ABS):
+        raise InvalidParameter(
+            f"{field} must be finite and at most {MAX_ABS:.0e} in absolute value", field=field
+        )
+    if not resolve or not spikes.size:
+        return
+    extent = float(np.max(np.abs(spikes)))
+    ratio = extent / np.sqrt(sigma2)
+    if ratio > MAX_SCALE_RATIO:
+        raise InvalidParameter(
+            f"{'the spikes reach' if field == 'spikes' else 'the spike law reaches'} "
+            f"{extent:.3g}, {ratio:.3g} noise standard deviations (more than "
+            f"{MAX_SCALE_RATIO:.0e}): double precision cannot resolve the noise, nor the "
+            "bulk, beside them; rescale the spikes, H and sigma2 together",
+            field=field,
+        )
+
+
 def check_points(name: str, values: np.ndarray) -> None:
     """Evaluation points must be finite (any finite size works: no squares are formed)."""
     if not np.all(np.isfinite(values)):

@@ -11,25 +11,46 @@ finished, failed, or the sweep was cancelled, the dataset is replaced by one hol
 the plain results (the futures released, the workers' memory freed); finished sweeps
 are forgotten ``ttl`` seconds after they end.
 
+A sweep is made final when it ends, read or not: one more task, ``rmt-sweep-<id>-end``,
+depends on all its trials and returns the time it ran, so the scheduler knows when a
+sweep has ended (that task in memory, or erred with a trial). The process that submitted
+the sweep finalises it then (a callback on that task); should that process be gone,
+the next submission or purge through any process finalises every sweep whose end task
+is done (their ``finished`` time is still the end's), so ended sweeps never count as
+active and their time to live runs from their end.
+
 A sweep lives as long as its scheduler: a ``LocalCluster`` inside a server process
 goes with that process.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import numpy as np
+
+from rmtservice._solve import check_scale, check_spikes
 from rmtservice.errors import InvalidParameter, RMTError
 from rmtservice.measures import Measure
 from rmtservice.noise import GAUSSIAN, Noise
 from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
 from rmtservice.vocabulary import FINAL_STATES, SweepState
 
-__all__ = ["SweepNotFound", "SweepPlan", "SweepStatus", "SweepStore", "SweepsBusy", "local_cluster"]
+__all__ = [
+    "SweepNotFound",
+    "SweepPlan",
+    "SweepStatus",
+    "SweepStore",
+    "SweepsBusy",
+    "local_cluster",
+    "renice",
+]
 
 PREFIX = "rmt-sweep-"
 State = SweepState
@@ -93,6 +114,15 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _ended(results: list[Any]) -> float:
+    """The end task of a sweep: runs once every trial has a result; when it ran."""
+    return time.time()
+
+
+#: scheduler states in which a sweep's end task says the sweep has ended
+_ENDED = ("memory", "erred", "forgotten")
+
+
 def _task_states(keys: list[str], dask_scheduler: Any = None) -> dict[str, tuple[str, str | None]]:
     """Run in the scheduler (which passes itself as ``dask_scheduler``): each key's
     state and, when erred, its exception text."""
@@ -119,10 +149,13 @@ class SweepStore:
     # -------------------------------------------------------------- submit
     def submit(self, plan: SweepPlan, meta: dict[str, Any] | None = None) -> SweepStatus:
         check_trial_inputs(plan.sigma2)
+        # what every task's simulation would refuse, refused before any is sent
+        check_scale(plan.measure, plan.sigma2)
+        check_spikes(np.asarray(plan.spikes, dtype=float), plan.sigma2)
         sizes = check_plan(plan.sizes, plan.trials, plan.spikes)
         if sizes != list(plan.sizes):
             raise InvalidParameter("sizes must be increasing and distinct", field="sizes")
-        self.purge()
+        self.purge()  # (which finalises the sweeps that ended unread)
         active = sum(1 for r in self._records() if r["state"] not in FINAL)
         if active >= self.max_active:
             raise SweepsBusy(
@@ -150,6 +183,7 @@ class SweepStore:
             )
             for n, t in plan.tasks()
         ]
+        end = c.submit(_ended, futures, key=f"{PREFIX}{sid}-end", pure=False)
         record = {
             "id": sid,
             "state": "queued",
@@ -159,12 +193,25 @@ class SweepStore:
             "total": len(futures),
             "futures": futures,
             "measure": measure,
+            "end": end,
             "results": [],
             "error": None,
             "failed": 0,
         }
         c.publish_dataset(**{PREFIX + sid: record})
+        end.add_done_callback(partial(self._finalise, sid))
         return self._status(record, [], 0)
+
+    def _finalise(self, sid: str, end: Any) -> None:
+        """Make an ended sweep final (the end task's callback, in a thread of the client).
+        Cancelled: whoever cancelled it made it final. Another process may have done it
+        already, or the scheduler be gone: nothing to do."""
+        if end.status == "cancelled":
+            return
+        try:
+            self.status(sid)
+        except Exception:  # a callback has no caller to tell
+            pass
 
     # -------------------------------------------------------------- read
     def status(self, sid: str) -> SweepStatus:
@@ -198,9 +245,19 @@ class SweepStore:
         return [name[len(PREFIX) :] for name in self.client.list_datasets() if _ours(name)]
 
     def purge(self) -> None:
-        """Forget finished sweeps older than ``ttl`` seconds."""
+        """Make final the sweeps that ended unread (their submitter gone), then forget
+        finished sweeps ``ttl`` seconds after they ended."""
+        records = self._records()
+        running = [r for r in records if r["state"] not in FINAL and r.get("end") is not None]
+        if running:
+            ends = [r["end"].key for r in running]
+            states = self.client.run_on_scheduler(_task_states, ends)
+            for r in running:
+                if states[r["end"].key][0] in _ENDED:
+                    self.status(r["id"])
+            records = self._records()
         now = time.time()
-        for record in self._records():
+        for record in records:
             if record["state"] in FINAL and now - (record["finished"] or now) > self.ttl:
                 self.client.unpublish_dataset(PREFIX + record["id"])
 
@@ -240,9 +297,10 @@ class SweepStore:
             final = {
                 **record,
                 "state": state,
-                "finished": time.time(),
+                "finished": self._end_time(record),
                 "futures": [],
                 "measure": None,
+                "end": None,
                 "results": results,
                 "error": error,
                 "failed": failed,
@@ -250,9 +308,19 @@ class SweepStore:
             # override releases the published futures; cancel stops what still runs
             self.client.publish_dataset(override=True, **{PREFIX + record["id"]: final})
             if state != "done":
+                # (the end task goes with them: it depends on every trial)
                 rest = [f for f in record["futures"] if states[f.key][0] != "memory"]
                 self.client.cancel(rest, force=True)
             return self._status(final, results, failed)
+
+    def _end_time(self, record: dict[str, Any]) -> float:
+        """When the sweep's last trial ended (its end task's time), else now."""
+        end = record.get("end")
+        if end is not None:
+            state = self.client.run_on_scheduler(_task_states, [end.key])[end.key][0]
+            if state == "memory":
+                return float(self.client.gather(end))
+        return time.time()
 
     @staticmethod
     def _status(record: dict[str, Any], results: list[TrialStats], failed: int) -> SweepStatus:
@@ -274,12 +342,43 @@ def _ours(name: Any) -> bool:
     return isinstance(name, str) and name.startswith(PREFIX)
 
 
-def local_cluster(workers: int, *, port: int = 0) -> Any:
-    """A ``LocalCluster`` on 127.0.0.1: ``workers`` processes of one thread each (one
-    BLAS thread: trials in parallel rather than threads inside LAPACK), no dashboard."""
-    from distributed import LocalCluster
+def renice(niceness: int) -> None:
+    """Every thread of this process at nice ``niceness`` at least. (Linux keeps a nice
+    value per thread, and a new thread takes its creator's: ``os.nice`` in one thread
+    leaves the others, a Dask worker's task threads among them, as they were.)"""
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        os.nice(max(niceness - os.nice(0), 0))
+        return
+    for tid in map(int, os.listdir(tasks)):
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+                os.setpriority(os.PRIO_PROCESS, tid, niceness)
+        except OSError:  # the thread ended meanwhile
+            continue
 
-    return LocalCluster(
+
+def _niceness_plugin(niceness: int) -> Any:
+    """A worker plugin that renices each worker, those that start later too."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class Niceness(WorkerPlugin):  # (pickled by value: defined here, distributed lazily)
+        name = "rmt-niceness"
+
+        def setup(self, worker: Any) -> None:
+            renice(niceness)
+
+    return Niceness()
+
+
+def local_cluster(workers: int, *, port: int = 0, niceness: int = 0) -> Any:
+    """A ``LocalCluster`` on 127.0.0.1: ``workers`` processes of one thread each (one
+    BLAS thread: trials in parallel rather than threads inside LAPACK), no dashboard.
+    With ``niceness``, its workers run at that nice value (as a server's compute
+    processes do, so that sweeps leave the CPU to the requests)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
@@ -287,3 +386,7 @@ def local_cluster(workers: int, *, port: int = 0) -> Any:
         scheduler_port=port,
         dashboard_address="127.0.0.1:0",
     )
+    if niceness:
+        with Client(cluster, set_as_default=False) as client:
+            client.register_plugin(_niceness_plugin(niceness))
+    return cluster

@@ -91,6 +91,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "The request did not arrive in time: its line and headers within "
         "header_timeout_seconds, or its body within body_timeout_seconds.",
     ),
+    "headers-too-large": ProblemType(
+        431,
+        "Request header fields too large",
+        "The request line and headers are larger than the configured max_header_bytes.",
+    ),
     "body-too-large": ProblemType(
         413, "Request body too large", "The body is larger than the configured max_body_bytes."
     ),
@@ -193,13 +198,17 @@ def field_loc(field: str) -> list[str | int]:
     return ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
 
 
+#: fields whose value is a measure (a union tagged by ``kind``)
+_MEASURE_FIELDS = ("measure", "spike_law")
+
+
 def clean_loc(loc: Sequence[Any], tags: Collection[str] = ()) -> list[str | int]:
-    """A validation error's ``loc`` without the union's discriminator ``tags`` after
-    ``measure`` (``measure.atoms.values`` -> ``measure.values``); long keys clipped (an
-    unknown field's name is input)."""
+    """A validation error's ``loc`` without the union's discriminator ``tags`` after a
+    measure field (``measure.atoms.values`` -> ``measure.values``, ``spike_law.uniform``
+    -> ``spike_law``); long keys clipped (an unknown field's name is input)."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and part in tags and out and out[-1] == "measure":
+        if part in tags and out and out[-1] in _MEASURE_FIELDS:
             continue
         out.append(part if isinstance(part, int) else clip(str(part)))
     return out

@@ -914,7 +914,12 @@ class Mixture(Measure):
 
     def pdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)
-        return sum((w * m.pdf(x) for w, m in self.parts), np.zeros(x.shape))
+        try:
+            return sum((w * m.pdf(x) for w, m in self.parts), np.zeros(x.shape))
+        except InvalidParameter as exc:  # a component's own field means nothing here
+            if exc.field == "components":
+                raise
+            raise InvalidParameter(f"mixture: {exc.message}", field="components") from exc
 
     def quantile(self, p: ArrayLike) -> FloatArray:
         p = np.asarray(p, dtype=float)

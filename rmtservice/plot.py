@@ -3,7 +3,8 @@
 One axis: the exact density of the limit with its support shaded, the detection
 thresholds and the predicted outlier positions ``phi(theta)`` marked, and optionally a
 histogram of simulated eigenvalues of ``H + W`` with the observed outliers. Output is
-PNG or SVG bytes, identical for identical inputs (no dates, fixed SVG ids).
+PNG or SVG bytes, identical for identical inputs (no dates, fixed SVG ids). Titles are
+drawn as given: ``$`` is a dollar sign, not the start of mathtext.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def render(
         try:
             _draw(ax, panel, report, simulation)
             name = _printable(title) or f"{describe(measure)},  σ² = {sigma2:g}"
-            ax.set_title(name, fontsize=12)
+            # literally: mathtext would parse "$...$" (and refuse "$x^{$" with an error)
+            ax.set_title(name, fontsize=12, parse_math=False)
             buf = _save(fig, fmt)
         finally:
             plt.close(fig)
@@ -119,7 +121,8 @@ def render_sweep(summary: SweepSummary, *, fmt: str = "png", title: str | None =
         try:
             for ax, (name, label) in zip(axes, _SWEEP_PANELS, strict=True):
                 _sweep_panel(ax, summary, name, label)
-            fig.suptitle(_printable(title) or "Monte Carlo sweep over n", fontsize=12)
+            name = _printable(title) or "Monte Carlo sweep over n"
+            fig.suptitle(name, fontsize=12, parse_math=False)
             fig.tight_layout()
             buf = _save(fig, fmt)
         finally:

@@ -20,7 +20,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
-from rmtservice._solve import MAX_ABS, check_scale, check_sigma2
+from rmtservice._solve import check_scale, check_sigma2, check_spikes
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Atoms, Measure
 from rmtservice.noise import Noise
@@ -192,13 +192,11 @@ def simulate(
     # with the limit, a noise level it resolves at the spectrum's scale)
     check_scale(measure, s2, resolve=compare)
     theta = np.asarray(spikes, dtype=float).ravel()
+    check_spikes(theta, s2, resolve=compare)
     if spike_law is not None and spike_count > 0:
-        check_scale(spike_law, s2, resolve=False)
+        lo, hi, _ = spike_law.components()
+        check_spikes(np.array([lo[0], hi[-1]]), s2, resolve=compare, field="spike_law")
         theta = np.concatenate([theta, spike_law.midpoint_quantiles(spike_count)])
-    if not np.all(np.abs(theta) <= MAX_ABS):
-        raise InvalidParameter(
-            f"spikes must be finite and at most {MAX_ABS:.0e} in absolute value", field="spikes"
-        )
     # at most 2^53 - 1: JSON readers (JavaScript's too) keep such a seed exactly
     seed = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
     if matrix is not None:

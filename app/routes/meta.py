@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 
 import rmtservice as rs
 from app.openapi import problem_responses
-from app.problems import PROBLEM_TYPES, NotFound, NotReady, type_uri
+from app.problems import PROBLEM_TYPES, NotFound, NotReady, clip, type_uri
 from rmtservice.schemas import (
     MEASURE_KINDS,
     HealthResponse,
@@ -130,7 +130,9 @@ async def metrics(request: Request) -> PlainTextResponse:
 async def problem_type(slug: str) -> ProblemTypeInfo:
     kind = PROBLEM_TYPES.get(slug)
     if kind is None:
-        raise NotFound(f"no problem type {slug!r}; known: {', '.join(PROBLEM_TYPES)}")
+        # the slug is input: echoed clipped, as every input a problem quotes
+        known = ", ".join(PROBLEM_TYPES)
+        raise NotFound(f"no problem type {clip(repr(slug))}; known: {known}")
     return ProblemTypeInfo(
         type=type_uri(slug), title=kind.title, status=kind.status, description=kind.description
     )
