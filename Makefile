@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(PY) -m uvicorn app.main:app --http app.server:HeadDeadlineProtocol --host 127.0.0.1 --port $(PORT)
+	$(PY) -m uvicorn app.main:app --http app.http.server:HeadDeadlineProtocol --host 127.0.0.1 --port $(PORT)
 
 # Debian chromium for the browser test of /ui (tests/ui), installed when missing and root.
 chromium:

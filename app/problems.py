@@ -23,7 +23,7 @@ anything else (a bug)              500     /problems/internal-error
 =================================  ======  ===========================  =============
 
 A request head (line and headers) slower than ``header_timeout_seconds`` gets the same
-408 problem from the server's protocol (:mod:`app.server`), before the app is called;
+408 problem from the server's protocol (:mod:`app.http.server`), before the app is called;
 one over ``max_header_bytes`` a 431 ``/problems/headers-too-large`` from it.
 
 Limits give 422, not 413: the body was read and understood, one of its values is
@@ -34,7 +34,7 @@ field's name in ``loc``/``path``, a duplicate key, the path of a 404) are clippe
 ``MAX_ECHO`` characters with an ellipsis (``instance`` keeps the request path whole).
 
 Every problem is answered with ``Cache-Control: no-store`` and the security headers of
-:class:`app.middleware.SecurityHeaders`; a 500 carries no exception text, only the
+:class:`app.http.middleware.SecurityHeaders`; a 500 carries no exception text, only the
 request id of the log line that has the traceback.
 """
 
@@ -63,8 +63,8 @@ from rmtservice.errors import (
     type_uri,
     validation_problem,
 )
-from rmtservice.schemas import MEASURE_KINDS, Problem, ProblemFieldError
 from rmtservice.vocabulary import PROBLEM_MEDIA_TYPE
+from rmtservice.wire.schemas import MEASURE_KINDS, Problem, ProblemFieldError
 
 __all__ = [
     "MAX_ECHO",
@@ -239,7 +239,7 @@ def _http(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers (the 500 path is in :mod:`app.middleware`)."""
+    """Register the handlers (the 500 path is in :mod:`app.http.middleware`)."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(RMTError, _rmt)
     app.add_exception_handler(HTTPProblem, _http_problem)

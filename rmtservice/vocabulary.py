@@ -3,7 +3,7 @@ metrics, the seed bound and the media types.
 
 Plain constants (no numpy, no pydantic): the numeric core, the wire types, the SDK and
 the web layer all import them from here. The measure kinds are the tags of the wire
-union and are defined there (:data:`rmtservice.schemas.MEASURE_KINDS`).
+union and are defined there (:data:`rmtservice.wire.schemas.MEASURE_KINDS`).
 """
 
 from __future__ import annotations

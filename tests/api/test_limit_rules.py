@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.routing import APIRoute
 
-from app.limits import RULES
-from app.routes import docs, limit, meta, plot, simulation, sweeps, ui
-from rmtservice.schemas import SweepRequest
+from app.api import docs, limit, meta, plot, simulation, sweeps, ui
+from app.runtime.limits import RULES
+from rmtservice.wire.schemas import SweepRequest
 
 
 def test_every_computing_endpoint_has_limit_rules() -> None:
@@ -19,5 +19,5 @@ def test_every_computing_endpoint_has_limit_rules() -> None:
         for param in route.dependant.body_params
     }
     assert len(bodies) >= 8, bodies
-    # a sweep's sizes are checked by app.sweeps (its tasks, not one computation)
+    # a sweep's sizes are checked by app.runtime.sweeps (its tasks, not one computation)
     assert bodies - {SweepRequest} == set(RULES)

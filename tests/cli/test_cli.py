@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rmtservice as rs
-from rmtservice.cli import main
+from rmtservice.client.cli import main
 from tests._server import free_port, server_process, uvicorn, wait_ready
 
 
@@ -140,7 +140,7 @@ def test_installed_command_against_a_real_server() -> None:
         cmd = [
             sys.executable,
             "-m",
-            "rmtservice.cli",
+            "rmtservice.client.cli",
             "density",
             "--point",
             "0",
@@ -193,7 +193,7 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_serve_cuts_off_slow_request_heads() -> None:
     # `rmt serve` runs the same server as `make serve`: a stalled head gets a 408 problem
     port = free_port()
-    command = [sys.executable, "-m", "rmtservice.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "rmtservice.client.cli", "serve", "--port", str(port)]
     env = {"RMT_HEADER_TIMEOUT_SECONDS": "1", "RMT_EXECUTOR": "thread"}
     with server_process(command, env) as proc:
         wait_ready(f"http://127.0.0.1:{port}", proc)

@@ -22,17 +22,17 @@ deadline). Two more guards:
 
 - before it starts, a simulation whose LAPACK work alone (``n^3`` per trial, at the
   speed measured once in this process) would pass the deadline is refused with
-  ``DeadlineExceeded`` (:func:`app.limits.check_time`);
+  ``DeadlineExceeded`` (:func:`app.runtime.limits.check_time`);
 - each worker process is a pool of its own (a ``ProcessPoolExecutor`` of one process):
   one still computing ``KILL_GRACE_SECONDS`` after its deadline is killed and replaced,
   and the request answered 503 at once; the other workers' jobs go on.
 
 Computations that start from a prepared limit (density, support, outliers, inverse:
-``cached=True``) get the :class:`~app.cache.SupportCache` of the process they run in:
+``cached=True``) get the :class:`~app.runtime.cache.SupportCache` of the process they run in:
 the server's own (inline and thread jobs) or each worker process's (made by its
 initializer, with the same settings).
 
-A request whose estimated cost (:func:`app.limits.cost`) is at most
+A request whose estimated cost (:func:`app.runtime.limits.cost`) is at most
 ``settings.inline_max_cost`` skips the pool: it runs at once in the server process, in
 the event loop's thread, under the same deadline, with the same error mapping. Such a
 request takes a millisecond or a few of numerics, about what the pool's round trip
@@ -66,14 +66,15 @@ import numpy as np
 from fastapi import Depends, Request
 from pydantic import BaseModel
 
-from app import limits
-from app.cache import SupportCache
-from app.memory import MemoryBudget
-from app.metrics import Metrics
 from app.problems import Overloaded
+from app.runtime import limits
+from app.runtime.cache import SupportCache
+from app.runtime.memory import MemoryBudget
+from app.runtime.metrics import Metrics
 from app.settings import Settings
-from rmtservice import deadline, service
+from rmtservice import deadline
 from rmtservice.errors import DeadlineExceeded
+from rmtservice.wire import service
 
 __all__ = [
     "Compute",

@@ -1,8 +1,8 @@
 """The limiting spectrum: Stieltjes transform, density, support; outliers and inverse map.
 
-Each endpoint is glue: the validated request goes to its function in :mod:`rmtservice.service`,
+Each endpoint is glue: the validated request goes to its function in :mod:`rmtservice.wire.service`,
 which runs in a compute worker, or in the server process when it is small
-(:mod:`app.compute`), and returns the response model. All but stieltjes start from a
+(:mod:`app.runtime.compute`), and returns the response model. All but stieltjes start from a
 prepared limit, the measure and its support, which a cache may hold (``cached=True``).
 """
 
@@ -12,12 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from app import examples
-from app.body import StrictJSONRoute
-from app.compute import job
-from app.openapi import COMPUTE_PROBLEMS
-from rmtservice import service
-from rmtservice.schemas import (
+from app.api import examples
+from app.api.openapi import COMPUTE_PROBLEMS
+from app.http.body import StrictJSONRoute
+from app.runtime.compute import job
+from rmtservice.wire import service
+from rmtservice.wire.schemas import (
     DensityRequest,
     DensityResponse,
     InverseRequest,

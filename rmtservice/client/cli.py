@@ -403,7 +403,7 @@ def _simulation_text(r: Any) -> str:
 
 
 #: uvicorn's HTTP protocol for ``rmt serve`` (as ``make serve`` and the image)
-SERVER_PROTOCOL = "app.server:HeadDeadlineProtocol"
+SERVER_PROTOCOL = "app.http.server:HeadDeadlineProtocol"
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ the connection for ever (Slowloris); enough of them exhaust the process's connec
 Nor has it a limit on the head's size: httptools buffers a header until it ends, so
 six heads of 48 MB took the process from 110 to 423 MB and stalled ``/healthz`` 4 s.
 ASGI middleware cannot help: the app is called once the head is complete. (The body is
-the app's business: :class:`app.middleware.BodyTimeout` answers 408 to a stalled body,
-:class:`app.middleware.BodySizeLimit` 413 to a large one.)
+the app's business: :class:`app.http.middleware.BodyTimeout` answers 408 to a stalled body,
+:class:`app.http.middleware.BodySizeLimit` 413 to a large one.)
 
 :class:`HeadDeadlineProtocol` is uvicorn's httptools protocol with one timer: armed
 when a connection opens and when a response ends (the next request's head), disarmed
@@ -21,8 +21,8 @@ previous message: past ``max_header_bytes`` (``RMT_MAX_HEADER_BYTES``, default 6
 without a complete head, it answers a 431 problem and closes the connection; the parser
 never holds more than that of a head.
 
-Used by ``make serve`` (``uvicorn --http app.server:HeadDeadlineProtocol``) and by the
-image's gunicorn (``--worker-class app.server.UvicornWorker``).
+Used by ``make serve`` (``uvicorn --http app.http.server:HeadDeadlineProtocol``) and by the
+image's gunicorn (``--worker-class app.http.server.UvicornWorker``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker as _UvicornWorker
 
-from app.middleware import SECURITY_HEADERS
+from app.http.middleware import SECURITY_HEADERS
 from app.problems import MEDIA_TYPE, PROBLEM_TYPES, type_uri
 from app.settings import Settings
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 import rmtservice as rs
-from rmtservice.schemas import (
+from rmtservice.vocabulary import MAX_SEED, SWEEP_METRICS
+from rmtservice.wire.schemas import (
     DensityRequest,
     DensityResponse,
     Histogram,
@@ -35,7 +36,6 @@ from rmtservice.schemas import (
     SweepRequest,
     SweepResponse,
 )
-from rmtservice.vocabulary import MAX_SEED, SWEEP_METRICS
 
 __all__ = [
     "PUSHFORWARD_POINTS",
@@ -196,7 +196,7 @@ def _histogram(values: np.ndarray, edges: list[float] | None, bins: int | None) 
 
 def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
-    from rmtservice.plot import render
+    from rmtservice.pictures.plot import render
 
     measure = req.measure.to_measure()
     noise = req.noise
@@ -231,7 +231,7 @@ def warm_up(_: object = None) -> None:
 
 def sweep_plan(req: SweepRequest) -> tuple[Any, SweepRequest]:
     """The core plan of a sweep, and the request with its seed filled in (the echo)."""
-    from rmtservice.dask_sweeps import SweepPlan
+    from rmtservice.sweeps.store import SweepPlan
 
     seed = secrets.randbelow(MAX_SEED + 1) if req.seed is None else req.seed
     noise = req.noise
@@ -248,11 +248,11 @@ def sweep_plan(req: SweepRequest) -> tuple[Any, SweepRequest]:
 
 
 def sweep_response(status: Any, *, trials: bool = False) -> SweepResponse:
-    """A :class:`~rmtservice.dask_sweeps.SweepStatus` as the wire model."""
+    """A :class:`~rmtservice.sweeps.store.SweepStatus` as the wire model."""
     from dataclasses import asdict
     from datetime import UTC, datetime
 
-    from rmtservice.sweep import summarize
+    from rmtservice.sweeps.statistics import summarize
 
     def when(t: float | None) -> str | None:
         return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
@@ -303,8 +303,8 @@ def _finite(value: Any) -> Any:
 
 def sweep_plot(status: Any, fmt: str = "png") -> bytes:
     """The picture of GET /v1/sweeps/{id}/plot: per-size errors, fitted rates."""
-    from rmtservice.plot import describe, render_sweep
-    from rmtservice.sweep import summarize
+    from rmtservice.pictures.plot import describe, render_sweep
+    from rmtservice.sweeps.statistics import summarize
 
     req = SweepRequest.model_validate(status.meta["request"])
     title = (

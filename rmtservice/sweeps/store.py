@@ -1,7 +1,7 @@
 """Sweeps on Dask distributed: every ``(n, trial)`` a task, the state in the scheduler.
 
 A :class:`SweepStore` wraps a ``distributed.Client``. :meth:`~SweepStore.submit`
-sends one task per ``(n, trial)`` (:func:`rmtservice.sweep.sweep_trial`, keys
+sends one task per ``(n, trial)`` (:func:`rmtservice.sweeps.statistics.sweep_trial`, keys
 ``rmt-sweep-<id>-<n>-<trial>``) and publishes a dataset ``rmt-sweep-<id>`` in the
 scheduler holding the plan and the task futures. Published datasets keep their
 futures alive in the scheduler, whichever client made them: any process connected to
@@ -39,7 +39,7 @@ from rmtservice._solve import check_scale, check_spikes
 from rmtservice.errors import InvalidParameter, RMTError
 from rmtservice.measures import Measure
 from rmtservice.noise import GAUSSIAN, Noise
-from rmtservice.sweep import TrialStats, check_plan, check_trial_inputs, sweep_trial
+from rmtservice.sweeps.statistics import TrialStats, check_plan, check_trial_inputs, sweep_trial
 from rmtservice.vocabulary import FINAL_STATES, SweepState
 
 __all__ = [

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
 
-from app import examples
-from app.body import StrictJSONRoute
-from app.compute import job
-from app.openapi import COMPUTE_PROBLEMS
-from rmtservice import service
-from rmtservice.schemas import SimulateRequest, SimulateResponse
+from app.api import examples
+from app.api.openapi import COMPUTE_PROBLEMS
+from app.http.body import StrictJSONRoute
+from app.runtime.compute import job
+from rmtservice.wire import service
+from rmtservice.wire.schemas import SimulateRequest, SimulateResponse
 
 router = APIRouter(route_class=StrictJSONRoute)
 

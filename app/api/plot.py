@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
 
-from app.body import StrictJSONRoute
-from app.compute import job
-from app.openapi import COMPUTE_PROBLEMS
-from rmtservice import service
-from rmtservice.schemas import PlotRequest
+from app.api.openapi import COMPUTE_PROBLEMS
+from app.http.body import StrictJSONRoute
+from app.runtime.compute import job
 from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
+from rmtservice.wire import service
+from rmtservice.wire.schemas import PlotRequest
 
 router = APIRouter(route_class=StrictJSONRoute)
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 import rmtservice as rs
-from rmtservice import schemas, service
 from rmtservice.client import _ENDPOINTS, _PLOT, Client, ServiceError, _validated
 from rmtservice.errors import RMTError, core_problem
 from rmtservice.vocabulary import NOISE_LAWS
+from rmtservice.wire import schemas, service
 
 __all__ = ["LocalClient"]
 
@@ -130,7 +130,7 @@ class LocalClient:
         if self._dask is None:
             from distributed import Client as DaskClient
 
-            from rmtservice.dask_sweeps import SweepStore, local_cluster
+            from rmtservice.sweeps.store import SweepStore, local_cluster
 
             cluster: Any = None
             if self.dask_scheduler is None:

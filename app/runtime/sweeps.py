@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from app import limits
-from app.compute import WORKER_NICENESS
 from app.problems import HTTPProblem
+from app.runtime import limits
+from app.runtime.compute import WORKER_NICENESS
 from app.settings import Settings
-from rmtservice.dask_sweeps import SweepStore, local_cluster
 from rmtservice.errors import LimitExceeded
-from rmtservice.schemas import SweepRequest
+from rmtservice.sweeps.store import SweepStore, local_cluster
+from rmtservice.wire.schemas import SweepRequest
 
 __all__ = ["SchedulerUnavailable", "Sweeps", "check"]
 

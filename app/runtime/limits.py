@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
-from rmtservice.schemas import (
+from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
     MatrixMeasure,
@@ -30,7 +30,7 @@ from rmtservice.schemas import (
     StieltjesRequest,
     SupportRequest,
 )
-from rmtservice.service import PUSHFORWARD_POINTS
+from rmtservice.wire.service import PUSHFORWARD_POINTS
 
 __all__ = ["RULES", "Rules", "check", "check_time", "cost", "lapack_work", "memory_needed"]
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
-from app import sweeps
-from app.body import StrictJSONRoute
-from app.compute import context_of
-from app.openapi import problem_responses
-from rmtservice import service
-from rmtservice.schemas import SweepRequest, SweepResponse
+from app.api.openapi import problem_responses
+from app.http.body import StrictJSONRoute
+from app.runtime import sweeps
+from app.runtime.compute import context_of
 from rmtservice.vocabulary import IMAGE_MEDIA_TYPES, JSON_MEDIA_TYPE
+from rmtservice.wire import service
+from rmtservice.wire.schemas import SweepRequest, SweepResponse
 
 router = APIRouter(route_class=StrictJSONRoute, tags=["sweeps"])
 

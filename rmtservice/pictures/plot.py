@@ -22,7 +22,7 @@ from rmtservice.density import boundary_values, grid, support
 from rmtservice.measures import Atoms, MarchenkoPastur, Measure, Mixture, Point, Semicircle, Uniform
 from rmtservice.outliers import OutlierReport, outliers
 from rmtservice.simulate import Simulation
-from rmtservice.sweep import SweepSummary
+from rmtservice.sweeps.statistics import SweepSummary
 from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
 
 __all__ = ["FORMATS", "describe", "render", "render_sweep"]

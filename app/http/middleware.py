@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.compute import RequestContext
-from app.metrics import Metrics
 from app.problems import BodyTooLarge, RequestTimeout, internal_error, problem_response
+from app.runtime.compute import RequestContext
+from app.runtime.metrics import Metrics
 
 __all__ = [
     "ApiKeyAuth",

@@ -6,16 +6,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 import rmtservice as rs
-from app.openapi import problem_responses
+from app.api.openapi import problem_responses
 from app.problems import PROBLEM_TYPES, NotFound, NotReady, clip, type_uri
-from rmtservice.schemas import (
+from rmtservice.vocabulary import JSON_MEDIA_TYPE
+from rmtservice.wire.schemas import (
     MEASURE_KINDS,
     HealthResponse,
     InfoResponse,
     ProblemTypeInfo,
     ReadyResponse,
 )
-from rmtservice.vocabulary import JSON_MEDIA_TYPE
 
 router = APIRouter(tags=["operations"])
 

@@ -1,7 +1,7 @@
 """The OpenAPI document: problem responses, the Problem schema, and export.
 
 Problem responses are documented under ``application/problem+json`` only, with the
-:class:`~rmtservice.schemas.Problem` schema and examples; FastAPI's default 422
+:class:`~rmtservice.wire.schemas.Problem` schema and examples; FastAPI's default 422
 (``HTTPValidationError``) is replaced by ours.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.examples import PROBLEMS
-from rmtservice.schemas import Problem
+from app.api.examples import PROBLEMS
 from rmtservice.vocabulary import PROBLEM_MEDIA_TYPE
+from rmtservice.wire.schemas import Problem
 
 __all__ = ["COMPUTE_PROBLEMS", "build_openapi", "problem_responses"]
 

@@ -1,5 +1,5 @@
 """A bounded LRU cache of prepared limits: the core measure of a request's ``measure``
-and the support of its limit for ``sigma2`` (:func:`rmtservice.service.prepare`).
+and the support of its limit for ``sigma2`` (:func:`rmtservice.wire.service.prepare`).
 
 Requests with the same spectrum and noise but other spikes, points or observations (the
 common case for outliers) then skip building the measure and searching the support,
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from rmtservice import service
-from rmtservice.schemas import MeasureModel
+from rmtservice.wire import service
+from rmtservice.wire.schemas import MeasureModel
 
 __all__ = ["SupportCache"]
 

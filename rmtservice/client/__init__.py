@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from rmtservice import schemas
 from rmtservice.errors import validation_problem
 from rmtservice.vocabulary import FINAL_STATES, JSON_MEDIA_TYPE
+from rmtservice.wire import schemas
 
 if TYPE_CHECKING:
-    from rmtservice.local import LocalClient
+    from rmtservice.client.local import LocalClient
 
 __all__ = ["AsyncClient", "Client", "LocalClient", "ServiceError"]
 
@@ -48,7 +48,7 @@ __all__ = ["AsyncClient", "Client", "LocalClient", "ServiceError"]
 def __getattr__(name: str) -> Any:
     # LocalClient computes with the numeric core (numpy, scipy): loaded on first use only
     if name == "LocalClient":
-        from rmtservice.local import LocalClient
+        from rmtservice.client.local import LocalClient
 
         return LocalClient
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Process-wide memory accounting for the matrices of simulations.
 
-Each simulate or plot request reserves its estimate (:func:`app.limits.memory_needed`)
+Each simulate or plot request reserves its estimate (:func:`app.runtime.limits.memory_needed`)
 for as long as it waits for a worker and runs; a request that would push the reserved
 total over ``memory_budget_bytes`` is refused at once with 503 ``overloaded`` and
 ``Retry-After`` (a request over the budget on its own gets 422 earlier, in the limits).
