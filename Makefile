@@ -5,8 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-
-.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load lint container-check install clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load bench-fit lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -106,6 +105,13 @@ bench-sweep: $(STAMP)
 
 bench-sim: $(STAMP)
 	$(PY) bench/bench_simulate.py
+
+# rmtservice.fit against optht, scikit-rmt and the naive estimate on the same matrices, and
+# its speed targets (issue 16). scikit-rmt goes in without its pins of old numpy and scipy.
+bench-fit: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'scikit-rmt>=2.1,<3'
+	$(PY) bench/bench_fit.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench examples
