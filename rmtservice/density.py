@@ -52,6 +52,8 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
+#: gaps of supp nu narrower than this times the spectrum's extent are below resolution
+RESOLUTION = 64 * float(np.finfo(float).eps)
 #: a gap of U whose depth 1 - min g is below this is a cusp: the components touch
 CUSP_TOL = 1e-10
 #: a component holding more query points than this gets a table of solved nodes for its
@@ -211,7 +213,10 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore"):
         bound = s2 * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(bound <= 1.0 + CUSP_TOL)  # ties may be cusps
+    # ties may be cusps; a gap narrower than double precision resolves at the spectrum's
+    # scale is no gap (g overflows across it: its minimum cannot be located)
+    resolved = (d - c) > RESOLUTION * max(abs(float(lo[0])), abs(float(hi[-1])))
+    cand = np.flatnonzero((bound <= 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty
     cc, dd = c[cand], d[cand]

@@ -62,7 +62,13 @@ from rmtservice._solve import (
     newton,
     quiet,
 )
-from rmtservice.density import CUSP_TOL, TABLE_MIN_POINTS, integrate_density, sup_distance
+from rmtservice.density import (
+    CUSP_TOL,
+    RESOLUTION,
+    TABLE_MIN_POINTS,
+    integrate_density,
+    sup_distance,
+)
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 from rmtservice.rectangular.laws import squared
@@ -352,7 +358,9 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = m.sigma2 * m.c * c_ * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(~(bound > 1.0 + CUSP_TOL))
+    # a gap narrower than double precision resolves at the spectrum's scale is no gap
+    resolved = (d_ - c_) > RESOLUTION * float(hi[-1])
+    cand = np.flatnonzero(~(bound > 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty
     cc, dd = c_[cand], d_[cand]
