@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load lint container-check install clean
+.PHONY: serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,6 +82,7 @@ test-clients: $(STAMP)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) bench/bench_density.py
+	$(PY) bench/bench_rectangular.py
 	$(PY) bench/bench_simulate.py
 	$(PY) bench/bench_io.py
 
@@ -101,6 +102,11 @@ bench-sweep: $(STAMP)
 
 bench-sim: $(STAMP)
 	$(PY) bench/bench_simulate.py
+
+# The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the
+# Dozier-Silverstein equation, an SVD and histogram, simulate against svdvals (issue 15).
+bench-rect: $(STAMP)
+	$(PY) bench/bench_rectangular.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench examples
