@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load bench-fit lint container-check install clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,7 @@ test-clients: $(STAMP)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) bench/bench_density.py
+	$(PY) bench/bench_rectangular.py
 	$(PY) bench/bench_simulate.py
 	$(PY) bench/bench_io.py
 
@@ -112,6 +113,18 @@ bench-fit: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'scikit-rmt>=2.1,<3'
 	$(PY) bench/bench_fit.py
+
+# Denoising, MATH.md section 9's experiments: the error of each method (measured and
+# predicted), time against the SVD alone, and optht's threshold (the bench extra; its
+# comparison is skipped when optht cannot be installed).
+bench-denoise: $(STAMP)
+	-$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/bench_denoise.py
+
+# The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the
+# Dozier-Silverstein equation, an SVD and histogram, simulate against svdvals (issue 15).
+bench-rect: $(STAMP)
+	$(PY) bench/bench_rectangular.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench examples
