@@ -58,5 +58,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # More gunicorn options without a new image: GUNICORN_CMD_ARGS="--timeout 60 ...".
 # No control socket (gunicornc): the container runtime starts and stops the service.
-CMD ["gunicorn", "app.main:app", "--worker-class", "app.server.UvicornWorker", \
+CMD ["gunicorn", "app.main:app", "--worker-class", "app.http.server.UvicornWorker", \
      "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]

@@ -175,6 +175,46 @@ async def test_core_invalid_parameter_is_422(client: httpx.AsyncClient) -> None:
     assert field_paths(body) == ["/num"]
 
 
+def _spike_law(law: dict[str, Any], path: str = "/v1/outliers") -> tuple[str, dict[str, Any]]:
+    if path == "/v1/outliers":
+        return path, {"measure": POINT, "noise": NOISE, "spikes": [3.0], "spike_law": law}
+    return path, {"measure": POINT, "noise": NOISE, "n": 8, "spike_count": 2, "spike_law": law}
+
+
+def _mixture(*measures: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "mixture", "components": [{"weight": 1.0, "measure": m} for m in measures]}
+
+
+BAD_UNIFORM = {"kind": "uniform", "low": 3.0, "high": 2.0}
+POINT_AT_3 = {"kind": "point", "at": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("request_", "slug", "where"),
+    [
+        (_spike_law(BAD_UNIFORM), "validation-error", "/spike_law"),
+        (_spike_law(BAD_UNIFORM, "/v1/simulate"), "validation-error", "/spike_law"),
+        (_spike_law(POINT | {"extra": 1}), "validation-error", "/spike_law/extra"),
+        (_spike_law(_mixture(BAD_UNIFORM)), "validation-error", "/spike_law/components/0/measure"),
+        (_spike_law(POINT_AT_3), "invalid-parameter", "/spike_law/kind"),
+        (_spike_law(POINT_AT_3, "/v1/simulate"), "invalid-parameter", "/spike_law/kind"),
+        (
+            _spike_law(_mixture({"kind": "uniform", "low": 2.0, "high": 4.0}, POINT_AT_3)),
+            "invalid-parameter",
+            "/spike_law/components",
+        ),
+    ],
+)
+async def test_field_paths_inside_spike_law(
+    client: httpx.AsyncClient, request_: tuple[str, dict[str, Any]], slug: str, where: str
+) -> None:
+    """Issue 13, item 9: they read /kind (the core's field, not prefixed) or kept
+    pydantic's tag (/spike_law/uniform)."""
+    path, body = request_
+    problem = assert_problem(await client.post(path, json=body), 422, slug)
+    assert field_paths(problem) == [where]
+
+
 HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.7976931348623157e308}
 
 
@@ -220,6 +260,44 @@ HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.797693
             },
             "at most 1e+150",
             "/measure",
+        ),
+        # issue 13, item 8: spikes far out of the noise's scale passed (the bulk's
+        # eigenvalues came out near 1e130)
+        (
+            "/v1/simulate",
+            {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e150]},
+            "noise standard deviations",
+            "/spikes",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "uniform", "low": 1e20, "high": 2e20},
+            },
+            "noise standard deviations",
+            "/spike_law",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "semicircle", "center": 0.0, "radius": 1e200},
+            },
+            "at most 1e+150",
+            "/spike_law",
+        ),
+        (
+            "/v1/plot",
+            {"measure": POINT, "noise": NOISE, "spikes": [-1e16], "simulate": {"n": 4}},
+            "noise standard deviations",
+            "/spikes",
         ),
         # a comparison with the limit needs a noise level that double precision resolves
         (
@@ -371,6 +449,23 @@ async def test_a_long_unknown_path_is_echoed_clipped(client: httpx.AsyncClient) 
     r = await client.get("/" + LONG)
     body = assert_problem(r, 404, "not-found")
     assert LONG not in body["detail"] and LONG[:98] + "\u2026" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/problems/" + LONG, "/v1/sweeps/" + LONG, "/v1/sweeps/" + "0" * 32 + "/plot?format=" + LONG],
+)
+async def test_long_path_and_query_values_are_echoed_clipped(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Issue 13, item 10: the slug of /problems/{slug} was echoed whole in the detail
+    (``instance``, the request path, is kept whole by design)."""
+    r = await client.get(path)
+    assert r.status_code in (404, 422), r.text
+    body = r.json()
+    del body["instance"]
+    assert LONG not in str(body)
+    assert len(str(body)) < 2000
 
 
 async def test_short_inputs_are_echoed_whole(client: httpx.AsyncClient) -> None:
