@@ -358,8 +358,12 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = m.sigma2 * m.c * c_ * (ml + mr) ** 3 / span**2
-    # a gap narrower than double precision resolves at the spectrum's scale is no gap
-    resolved = (d_ - c_) > RESOLUTION * float(hi[-1])
+    # a gap narrower than double precision resolves at the spectrum's scale is no gap;
+    # that scale is the noise's too (the limit reaches about hi + sigma2 (1 + sqrt c)^2):
+    # beside an atom of H at 0 the bound above is 0, and across a gap of 1e-119 under
+    # noise 1e-4 rho's derivatives overflow and its minimum cannot be located
+    scale = float(hi[-1]) + m.sigma2 * (1.0 + m.c)
+    resolved = (d_ - c_) > RESOLUTION * scale
     cand = np.flatnonzero(~(bound > 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty

@@ -528,3 +528,24 @@ def test_transforms_at_zero(nu: rs.Measure, c: float) -> None:
     if not any(rr.poles_at_zero(sup)):
         at = rr.stieltjes(nu, s2, c, [0j], sup=sup)
         assert at.m[0] == bv.m[0]
+
+
+@pytest.mark.parametrize("s2", [1e-4, 1.0, 100.0])
+@pytest.mark.parametrize("c", [1e-3, 0.5, 1.0, 2.0, 1e3])
+def test_gap_below_resolution_beside_an_atom_at_zero(s2: float, c: float) -> None:
+    """Regression (found by the property tests once the root bracketing's cap raised):
+    atoms at 0 and 9.4e-60 (a gap of 8.9e-119 in H) raised NoConvergence for every sigma2
+    and c: the gap was 'resolved' against the extent of H alone, the bound ruling gaps
+    out is 0 beside an atom at 0, and rho's derivatives overflow across it. Now the
+    noise's scale counts: the law is that of a point mass at 0 to double precision."""
+    tiny = rs.Atoms([0.0, 9.443516843534429e-60])
+    sup, ref = rr.support(tiny, s2, c), rr.support(rs.Point(0.0), s2, c)
+    assert len(sup) == len(ref) == 1
+    assert_allclose(sup.lower, ref.lower, rtol=1e-12, atol=1e-15 * ref.upper[-1])
+    assert_allclose(sup.upper, ref.upper, rtol=1e-12)
+    x = np.linspace(0.0, 1.1 * ref.upper[-1], 50)
+    assert_allclose(
+        rr.density(tiny, s2, c, x), rr.density(rs.Point(0.0), s2, c, x), rtol=1e-9, atol=1e-12
+    )
+    mixed = rs.Mixture([(0.5, tiny), (0.5, rs.Uniform(0.0, 1.0))])
+    assert np.all(np.isfinite(rr.support(mixed, s2, c).upper))
