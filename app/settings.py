@@ -2,7 +2,7 @@
 
 Only this package reads the environment. Limits here are deployment policy (checked in
 the routes and reported by ``GET /v1/info``); the hard mathematical bounds of the
-contract live in :mod:`rmtservice.schemas`.
+contract live in :mod:`rmtservice.wire.schemas`.
 """
 
 from __future__ import annotations
@@ -82,14 +82,14 @@ class Settings(BaseSettings):
         description="time allowed to a client to send a request's line and headers, from "
         "the connection's opening or the previous response's end (else the connection is "
         "closed, after a 408 if part of a head came): no Slowloris. Applies under the "
-        "server's protocol, app.server (make serve, the image's gunicorn)",
+        "server's protocol, app.http.server (make serve, the image's gunicorn)",
     )
     max_header_bytes: int = Field(
         64 * 1024,
         ge=1024,
         description="largest request head (request line and headers), in bytes: past it "
         "the server answers 431 and closes the connection. Applies under the server's "
-        "protocol, app.server (make serve, the image's gunicorn)",
+        "protocol, app.http.server (make serve, the image's gunicorn)",
     )
     retry_after_seconds: int = Field(
         5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         INLINE_MAX_COST,
         ge=0,
         description="requests whose estimated cost (about (atoms + 16) x (points + atoms), "
-        "see app/limits.py) is at most this are computed in the server process itself, "
+        "see app/runtime/limits.py) is at most this are computed in the server process itself, "
         "without the round trip to a worker (the default: a few milliseconds of numerics "
         "at most); 0: every computation goes to the workers. Simulations and pictures "
         "never run inline",

@@ -2,13 +2,13 @@
 
 Parts (``--only`` picks some):
 
-- ``scan``: in this process, :func:`app.body.strict_loads` on hostile bodies of 16, 64
+- ``scan``: in this process, :func:`app.http.body.strict_loads` on hostile bodies of 16, 64
   and 1024 KB (the unterminated string of escaped quotes behind 31 brackets that made the
   old regular expression quadratic, runs of backslashes, escapes and brackets inside
   strings, deep arrays, a long array). Ratio: to ``json.loads`` of a valid array of the
   same size, timed in the same process. A shape whose 64 KB case took over a second is
   not tried at 1 MB (the time a quadratic cost predicts is shown instead).
-- ``healthz``: gunicorn with 2 ``app.server.UvicornWorker`` processes (as in the image);
+- ``healthz``: gunicorn with 2 ``app.http.server.UvicornWorker`` processes (as in the image);
   ``GET /healthz`` latency, each on a new connection every 20 ms, idle and under each
   attack: two 64 KB bodies of escaped quotes (item 1), six heads of 48 MB (item 2, with
   the servers' memory before and after), three 4 MB bodies of two million atoms and
@@ -65,7 +65,7 @@ def _best(fn: Callable[[], Any], reps: int = 3) -> float:
 def scan() -> None:
     import inspect
 
-    from app.body import strict_loads
+    from app.http.body import strict_loads
 
     takes_items = "max_items" in inspect.signature(strict_loads).parameters
 
@@ -115,7 +115,7 @@ def gunicorn(repo: Path, env: dict[str, str] | None = None) -> Iterator[tuple[st
         str(Path(sys.executable).parent / "gunicorn"),
         "app.main:app",
         "--worker-class",
-        "app.server.UvicornWorker",
+        "app.http.server.UvicornWorker",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rmtservice import deadline
-from rmtservice.errors import InvalidParameter
+from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
 FloatArray = NDArray[np.float64]
@@ -128,21 +128,34 @@ def phi_terms(measure: Measure, sigma2: float, w: ComplexArray) -> tuple[Complex
     return w - sigma2 * d[0], 1.0 - sigma2 * d[1], d[0], d[1]
 
 
-def residual_scale(
-    z: ComplexArray, w: ComplexArray, f: ComplexArray, fp: ComplexArray, sigma2: float
-) -> FloatArray:
-    """Size of the terms in ``phi(w) - z``: rounding level is ``eps`` times this.
+def residual_scale(w: ComplexArray, f: ComplexArray, fp: ComplexArray, sigma2: float) -> FloatArray:
+    """Size of the terms of ``phi(w)`` (the solver adds ``|z|``): rounding level is
+    ``eps`` times their sum.
 
     ``sum nu/|t - w| <= sqrt(int nu/|t - w|^2)`` (Cauchy-Schwarz), and the latter is
     ``Im f / Im w`` above the axis and ``f'(w)`` on it.
     """
     above = w.imag > 0
-    # (called under damped_newton's errstate: an infinite f' near an atom is expected)
+    # (called under newton's errstate: an infinite f' near an atom is expected)
     if above.all():  # (the common case, without the two selections)
         quad = f.imag / w.imag
     else:
         quad = np.where(above, f.imag / np.where(above, w.imag, 1.0), np.abs(fp))
-    return np.abs(z) + np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
+    return np.abs(w) + sigma2 * np.sqrt(np.abs(quad))
+
+
+#: ``terms(w) -> (map(w), map'(w), scale(w))``: a map to invert and the size of its terms
+Terms = Callable[[ComplexArray], tuple[ComplexArray, ComplexArray, FloatArray]]
+
+
+def phi_map(measure: Measure, sigma2: float) -> Terms:
+    """``phi`` of the symmetric model as the :data:`Terms` of :func:`newton`."""
+
+    def terms(w: ComplexArray) -> tuple[ComplexArray, ComplexArray, FloatArray]:
+        p, dp, f, fp = phi_terms(measure, sigma2, w)
+        return p, dp, residual_scale(w, f, fp, sigma2)
+
+    return terms
 
 
 def damped_newton(
@@ -154,41 +167,55 @@ def damped_newton(
     maxiter: int = 60,
     keep_omega: bool = True,
 ) -> tuple[ComplexArray, NDArray[np.bool_], FloatArray]:
-    """Solve ``phi(w) = z`` by Newton's method from ``w0``, damped to stay admissible.
+    """Solve ``phi(w) = z`` (the symmetric model) by :func:`newton` from ``w0``."""
+    return newton(phi_map(measure, sigma2), z, w0, maxiter=maxiter, keep_image=keep_omega)
 
-    A step is accepted when it keeps ``Im w > 0``, keeps ``w`` in
-    ``Omega = {Im phi > 0}`` where ``Im z > 0`` (if ``keep_omega``), and lowers the
-    residual; otherwise it is halved. Returns ``(w, converged, residual / scale)``:
-    converged means the residual is at rounding level.
+
+def newton(
+    terms: Terms,
+    z: ComplexArray,
+    w0: ComplexArray,
+    *,
+    maxiter: int = 60,
+    keep_image: bool = True,
+) -> tuple[ComplexArray, NDArray[np.bool_], FloatArray]:
+    """Solve ``map(w) = z`` by Newton's method from ``w0``, damped to stay admissible.
+
+    A step is accepted when it keeps ``Im w > 0``, keeps ``Im map(w) > 0`` where
+    ``Im z > 0`` (if ``keep_image``: the domain that the map sends conformally onto the
+    upper half-plane, so the iterates follow a straight path in the image), and lowers
+    the residual; otherwise it is halved. Returns ``(w, converged, residual / scale)``:
+    converged means the residual is at rounding level, ``eps (|z| + scale(w))``.
     """
     # divisions by zero and infinities are expected and every result is checked
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _damped_newton(measure, sigma2, z, w0, maxiter, keep_omega)
+        return _newton(terms, z, w0, maxiter, keep_image)
 
 
-def _damped_newton(
-    measure: Measure,
-    sigma2: float,
+def _newton(
+    terms: Terms,
     z: ComplexArray,
     w0: ComplexArray,
     maxiter: int,
-    keep_omega: bool,
+    keep_image: bool,
 ) -> tuple[ComplexArray, NDArray[np.bool_], FloatArray]:
     w = np.array(w0, dtype=np.complex128)
-    p, dp, f, fp = phi_terms(measure, sigma2, w)
+    p, dp, sc = terms(w)
     alive = np.ones(w.size, dtype=bool)
+    az = np.abs(z)
     # a point at rounding level keeps iterating (at most POLISH times) while each step
-    # still divides the residual by 2, where phi' is small: at a cusp phi(w) ~ (w - u)^3
-    # converges linearly and the first residual at rounding level is far from the answer
+    # still divides the residual by 2, where the map's derivative is small: at a cusp
+    # map(w) ~ (w - u)^3 converges linearly and the first residual at rounding level is
+    # far from the answer
     ratio = np.zeros(w.size)
     polish = np.zeros(w.size, dtype=int)
     for _ in range(maxiter):
         deadline.check()
-        rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
+        rel = np.abs(p - z) / (az + sc)
         small = rel <= RESIDUAL_FACTOR * EPS
         if small.any():
             polish += small
-            # (only where phi' is small: there the error in w is residual / |phi'|)
+            # (only where the derivative is small: there the error in w is residual / |dp|)
             alive &= ~small | ((ratio < 0.5) & (polish <= POLISH) & (rel > 0) & (np.abs(dp) < 1e-2))
         act = alive.nonzero()[0]
         if act.size == 0:
@@ -202,21 +229,21 @@ def _damped_newton(
             if act.size == 0:
                 break
             wn = w[act] + t * step
-            pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn)
+            pn, dpn, scn = terms(wn)
             za = z[act]
             rn = np.abs(pn - za)
             r0 = np.abs(p[act] - za)
             ok = (wn.imag > 0) & np.isfinite(rn) & (rn < r0)
-            if keep_omega:
+            if keep_image:
                 ok &= (za.imag == 0) | (pn.imag > 0)
             if ok.all():  # every step taken whole (the common case)
                 ratio[act] = rn / r0
-                w[act], p[act], dp[act], f[act], fp[act] = wn, pn, dpn, fn, fpn
+                w[act], p[act], dp[act], sc[act] = wn, pn, dpn, scn
                 act = act[:0]
                 break
             acc = act[ok]
             ratio[acc] = rn[ok] / r0[ok]
-            w[acc], p[acc], dp[acc], f[acc], fp[acc] = wn[ok], pn[ok], dpn[ok], fn[ok], fpn[ok]
+            w[acc], p[acc], dp[acc], sc[acc] = wn[ok], pn[ok], dpn[ok], scn[ok]
             # a step at rounding level that cannot improve: stop iterating that point
             tiny = ~ok & (np.abs(t * step) <= 4 * EPS * np.abs(w[act]))
             alive[act[tiny]] = False
@@ -230,19 +257,13 @@ def _damped_newton(
     fin = np.isfinite(wn) & (wn.imag > 0)
     if fin.any():
         idx = fin.nonzero()[0]
-        pn, dpn, fn, fpn = phi_terms(measure, sigma2, wn[idx])
+        pn, dpn, scn = terms(wn[idx])
         better = np.abs(pn - z[idx]) <= np.abs(p[idx] - z[idx])
-        if keep_omega:
+        if keep_image:
             better &= (z[idx].imag == 0) | (pn.imag > 0)
         acc = idx[better]
-        w[acc], p[acc], dp[acc], f[acc], fp[acc] = (
-            wn[acc],
-            pn[better],
-            dpn[better],
-            fn[better],
-            fpn[better],
-        )
-    rel = np.abs(p - z) / residual_scale(z, w, f, fp, sigma2)
+        w[acc], p[acc], dp[acc], sc[acc] = wn[acc], pn[better], dpn[better], scn[better]
+    rel = np.abs(p - z) / (az + sc)
     return w, rel <= RESIDUAL_FACTOR * EPS, rel
 
 
@@ -258,7 +279,8 @@ def bracketed_newton(
     """Root of a monotone function in ``(lo, hi)`` by Newton steps safeguarded by bisection.
 
     ``fun(x, idx)`` returns value and derivative at ``x`` for the entries ``idx``.
-    Iterates until the bracket or the step is at rounding level. The entries still
+    Iterates until the bracket or the step is at rounding level; an entry still
+    iterating after ``maxiter`` steps raises :class:`NoConvergence`. The entries still
     iterating are kept packed (a finished one is dropped from every array), so an
     iteration costs a few dozen small vector operations and no scattered indexing.
     """
@@ -295,5 +317,10 @@ def bracketed_newton(
             keep = ~done
             act, x, lo, hi = act[keep], xn[keep], lo[keep], hi[keep]
             inc, floor = inc[keep], floor[keep]
-        root[act] = x  # maxiter reached: the last iterate
+    if act.size:
+        raise NoConvergence(
+            f"root bracketing stopped at its cap of {maxiter} steps with {act.size} of "
+            f"{root.size} roots unresolved (first near x = {x[0]!r}, bracket "
+            f"[{lo[0]!r}, {hi[0]!r}])"
+        )
     return root

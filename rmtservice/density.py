@@ -17,7 +17,9 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,13 +43,17 @@ __all__ = [
     "cdf",
     "density",
     "grid",
+    "integrate_density",
     "kolmogorov_distance",
+    "sup_distance",
     "support",
 ]
 
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
+#: gaps of supp nu narrower than this times the spectrum's extent are below resolution
+RESOLUTION = 64 * float(np.finfo(float).eps)
 #: a gap of U whose depth 1 - min g is below this is a cusp: the components touch
 CUSP_TOL = 1e-10
 #: a component holding more query points than this gets a table of solved nodes for its
@@ -207,7 +213,10 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore"):
         bound = s2 * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(bound <= 1.0 + CUSP_TOL)  # ties may be cusps
+    # ties may be cusps; a gap narrower than double precision resolves at the spectrum's
+    # scale is no gap (g overflows across it: its minimum cannot be located)
+    resolved = (d - c) > RESOLUTION * max(abs(float(lo[0])), abs(float(hi[-1])))
+    cand = np.flatnonzero((bound <= 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty
     cc, dd = c[cand], d[cand]
@@ -385,11 +394,13 @@ def _inside(
     return w
 
 
-def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArray:
+def _v_of_u(
+    measure: Measure, s2: float, u: FloatArray, vhi: float, *, maxiter: int = 200
+) -> FloatArray:
     """``v(u)``: the root of the increasing ``q(v) = 1 - s2 F(u, v)`` (Biane), v > 0."""
     lo = np.zeros(u.size)
     hi = np.full(u.size, vhi)
-    for _ in range(200):
+    for _ in range(maxiter):
         deadline.check()
         v = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
         d = measure.derivatives(u + 1j * v, 0)[0]
@@ -397,12 +408,21 @@ def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArra
         lo = np.where(q < 0, v, lo)
         hi = np.where(q >= 0, v, hi)
         if np.all(hi - lo <= 1e-9 * hi):
-            break
-    return 0.5 * (lo + hi)
+            return 0.5 * (lo + hi)
+    raise NoConvergence(
+        f"the bisection for Im omega stopped at its cap of {maxiter} steps "
+        f"(near u = {u[np.argmax(hi - lo > 1e-9 * hi)]!r})"
+    )
 
 
 def _inside_fallback(
-    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+    measure: Measure,
+    s2: float,
+    sup: Support,
+    k: NDArray[np.intp],
+    x: FloatArray,
+    *,
+    maxiter: int = 60,
 ) -> ComplexArray:
     """Biane's monotone parametrisation: bisect ``psi(u) = x`` on ``[u_lower, u_upper]``,
     each ``v(u)`` by bisection, then polish with Newton. Slow, used only where Newton
@@ -410,7 +430,7 @@ def _inside_fallback(
     a = sup.u_lower[k].copy()
     b = sup.u_upper[k].copy()
     vhi = 2.0 * math.sqrt(s2)
-    for _ in range(60):
+    for _ in range(maxiter):
         u = 0.5 * (a + b)
         v = _v_of_u(measure, s2, u, vhi)
         psi = (u - s2 * measure.derivatives(u + 1j * v, 0)[0]).real
@@ -418,6 +438,11 @@ def _inside_fallback(
         b = np.where(psi >= x, u, b)
         if np.all(b - a <= 1e-9 * (np.abs(a) + np.abs(b) + 1e-300)):
             break
+    else:
+        raise NoConvergence(
+            f"the bisection for the boundary value at x = {x[0]!r} stopped at its cap of "
+            f"{maxiter} steps"
+        )
     u = 0.5 * (a + b)
     w0 = u + 1j * _v_of_u(measure, s2, u, vhi)
     w, ok, rel = damped_newton(
@@ -459,13 +484,27 @@ def cdf(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 513
 ) -> FloatArray:
     """Distribution function of ``mu``: masses to the left plus the integral of the
-    exact density, by cubic Hermite interpolation of the cumulative integral in
-    ``x = a + (b - a)(1 - cos t)/2`` over each piece ``[a, b]`` (components split at
-    their cusps): the square-root edges become smooth in ``t``. Each component is
-    normalised to its exact mass; accurate to about 1e-8 (1e-6 next to a cusp)."""
+    exact density (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a
+    cusp)."""
     s2 = check_sigma2(sigma2)
-    x = np.asarray(x, dtype=float).ravel()
     sup = sup if sup is not None else support(measure, s2)
+
+    def dens(xs: FloatArray) -> FloatArray:
+        return boundary_values(measure, s2, xs, sup=sup).density
+
+    return integrate_density(dens, sup, x, nodes=nodes)
+
+
+def integrate_density(
+    dens: Callable[[FloatArray], FloatArray], sup: Any, x: ArrayLike, *, nodes: int = 513
+) -> FloatArray:
+    """The distribution function at ``x`` of a law with support ``sup`` (components
+    ``lower``/``upper``/``mass``, cusps ``cusp_x``, ``locate``) and density ``dens``:
+    masses to the left plus the integral of the density, by cubic Hermite interpolation
+    of the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece
+    ``[a, b]`` (components split at their cusps): the square-root edges become smooth in
+    ``t``. Each component is normalised to its exact mass."""
+    x = np.asarray(x, dtype=float).ravel()
     # components strictly left of x count whole; a component of zero width (its edges
     # equal in double precision) is a jump; inside a wider one, integrate the density
     comp_before = np.concatenate([[0.0], np.cumsum(sup.mass)])
@@ -485,8 +524,8 @@ def cdf(
     m = int(np.clip(20000 // a.size, 17, nodes)) | 1
     t = np.linspace(0.0, np.pi, m)
     xs = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 - np.cos(t))[None, :]
-    dens = boundary_values(measure, s2, xs.ravel(), sup=sup).density.reshape(xs.shape)
-    integrand = dens * ((b - a) * 0.5)[:, None] * np.sin(t)[None, :]
+    values = dens(xs.ravel()).reshape(xs.shape)
+    integrand = values * ((b - a) * 0.5)[:, None] * np.sin(t)[None, :]
     cum = _cumulative(integrand, t[1] - t[0])
     comp_total = np.bincount(owner, weights=cum[:, -1], minlength=len(sup))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -512,8 +551,12 @@ def kolmogorov_distance(
 ) -> float:
     """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
     lam = np.sort(np.asarray(sample, dtype=float).ravel())
+    return sup_distance(lam, cdf(measure, sigma2, lam, sup=sup))
+
+
+def sup_distance(lam: FloatArray, f: FloatArray) -> float:
+    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it."""
     n = lam.size
-    f = cdf(measure, sigma2, lam, sup=sup)
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
 

@@ -1,4 +1,4 @@
-"""The scan of a JSON body before it is parsed (app.body): linear time on hostile
+"""The scan of a JSON body before it is parsed (app.http.body): linear time on hostile
 shapes, and the same depth and widths as the parser's own reading of valid JSON."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.body import json_depth, json_width, strict_loads
+from app.http.body import json_depth, json_width, strict_loads
 from app.problems import MalformedJSON
-from rmtservice import service
 from rmtservice.errors import LimitExceeded
-from rmtservice.schemas import SupportRequest
+from rmtservice.wire import service
+from rmtservice.wire.schemas import SupportRequest
 
 from ._support import assert_problem, field_paths, serve
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app import limits
-from app.compute import KILL_GRACE_SECONDS, WORKER_NICENESS, Compute
-from app.metrics import Metrics
+from app.runtime import limits
+from app.runtime.compute import KILL_GRACE_SECONDS, WORKER_NICENESS, Compute
+from app.runtime.metrics import Metrics
 from app.settings import Settings
-from rmtservice import service
 from rmtservice.errors import DeadlineExceeded
-from rmtservice.schemas import (
+from rmtservice.wire import service
+from rmtservice.wire.schemas import (
     AUTO_GRID_POINTS,
     DensityRequest,
     InverseRequest,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 import rmtservice as rs
-from rmtservice.plot import render, render_sweep
-from rmtservice.sweep import summarize
+from rmtservice.pictures.plot import render, render_sweep
+from rmtservice.sweeps.statistics import summarize
 
 from ._support import NOISE, POINT, assert_problem, serve
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from rmtservice import service
-from rmtservice.schemas import OutliersRequest
+from rmtservice.wire import service
+from rmtservice.wire.schemas import OutliersRequest
 from tests._server import uvicorn
 
 POINT = {"kind": "point", "at": 0.0}

@@ -152,9 +152,10 @@ def test_simulations_past_the_deadline_are_stopped_within_a_second() -> None:
 
 
 def test_the_masters_cluster_runs_at_the_compute_niceness() -> None:
-    """app.gunicorn_conf keeps its own copy (importing app.compute would load the web
-    stack into gunicorn's master)."""
-    from app import compute, gunicorn_conf
+    """app.http.gunicorn_conf keeps its own copy (importing app.runtime.compute would
+    load the web stack into gunicorn's master)."""
+    from app.http import gunicorn_conf
+    from app.runtime import compute
 
     assert gunicorn_conf.WORKER_NICENESS == compute.WORKER_NICENESS
 
@@ -162,7 +163,7 @@ def test_the_masters_cluster_runs_at_the_compute_niceness() -> None:
 def test_sweeps_outlive_the_gunicorn_workers() -> None:
     """The image's default (RMT_DASK_LOCAL_PORT, no scheduler given): the local cluster
     lived in the gunicorn worker that first needed it, and went with it (every sweep a
-    404). gunicorn's master now runs it (app.gunicorn_conf): with both workers killed and
+    404). gunicorn's master now runs it (app.http.gunicorn_conf): with both workers killed and
     replaced, the sweep is still there, and a new one runs."""
     env = {
         "RMT_DASK_LOCAL_PORT": str(free_port()),

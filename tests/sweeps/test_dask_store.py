@@ -10,7 +10,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 import rmtservice as rs
-from rmtservice.dask_sweeps import (
+from rmtservice.sweeps.statistics import sweep_trial
+from rmtservice.sweeps.store import (
     PREFIX,
     SweepNotFound,
     SweepPlan,
@@ -18,7 +19,6 @@ from rmtservice.dask_sweeps import (
     SweepStatus,
     SweepStore,
 )
-from rmtservice.sweep import sweep_trial
 
 UNIFORM = rs.Uniform(-1.0, 1.0)
 

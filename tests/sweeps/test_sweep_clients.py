@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rmtservice.cli import main
 from rmtservice.client import Client, LocalClient, ServiceError
+from rmtservice.client.cli import main
 from tests._server import uvicorn
 
 UNIFORM = {"kind": "uniform", "low": -1.0, "high": 1.0}

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 import rmtservice as rs
-from app.compute import WORKER_NICENESS
 from app.main import create_app
+from app.runtime.compute import WORKER_NICENESS
+from app.runtime.sweeps import Sweeps
 from app.settings import Settings
-from app.sweeps import Sweeps
-from rmtservice.dask_sweeps import local_cluster
-from rmtservice.sweep import sweep_trial, trial_seed
+from rmtservice.sweeps.statistics import sweep_trial, trial_seed
+from rmtservice.sweeps.store import local_cluster
 
 from ..api._support import assert_problem, field_paths
 
