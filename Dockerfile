@@ -44,8 +44,9 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --disable-pip-version-che
     && rm -r /tmp/dist
 # WEB_CONCURRENCY: gunicorn's number of worker processes. Each one also runs RMT_WORKERS
 # computations at once (app/settings.py); the other RMT_* variables set the limits.
-# Sweeps: the workers share one local Dask cluster on 127.0.0.1:RMT_DASK_LOCAL_PORT
-# (started by the first sweep); RMT_DASK_SCHEDULER=tcp://host:8786 uses a real one.
+# Sweeps: the workers share one local Dask cluster on 127.0.0.1:RMT_DASK_LOCAL_PORT,
+# started by gunicorn's master (app/http/gunicorn_conf.py), so that it outlives any worker;
+# RMT_DASK_SCHEDULER=tcp://host:8786 uses a real one.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -58,5 +59,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # More gunicorn options without a new image: GUNICORN_CMD_ARGS="--timeout 60 ...".
 # No control socket (gunicornc): the container runtime starts and stops the service.
-CMD ["gunicorn", "app.main:app", "--worker-class", "app.server.UvicornWorker", \
+CMD ["gunicorn", "app.main:app", "--worker-class", "app.http.server.UvicornWorker", \
+     "--config", "python:app.http.gunicorn_conf", \
      "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]

@@ -5,18 +5,18 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-sim bench-sweep bench-load bench-fit lint container-check install clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,test,lint]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,test,lint,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(PY) -m uvicorn app.main:app --http app.server:HeadDeadlineProtocol --host 127.0.0.1 --port $(PORT)
+	$(PY) -m uvicorn app.main:app --http app.http.server:HeadDeadlineProtocol --host 127.0.0.1 --port $(PORT)
 
 # Debian chromium for the browser test of /ui (tests/ui), installed when missing and root.
 chromium:
@@ -53,6 +53,10 @@ test: $(STAMP) chromium nginx wrk $(MODEL)
 test-fast: $(STAMP) $(MODEL)
 	$(PY) -m pytest -q -m "not slow"
 
+# The documentation site (theory, library reference) into build/site, offline, strict.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 openapi: $(STAMP)
 	$(PY) -m app.export_openapi openapi/openapi.json
 
@@ -82,6 +86,7 @@ test-clients: $(STAMP)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) bench/bench_density.py
+	$(PY) bench/bench_rectangular.py
 	$(PY) bench/bench_simulate.py
 	$(PY) bench/bench_io.py
 
@@ -108,6 +113,18 @@ bench-fit: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'scikit-rmt>=2.1,<3'
 	$(PY) bench/bench_fit.py
+
+# Denoising, MATH.md section 9's experiments: the error of each method (measured and
+# predicted), time against the SVD alone, and optht's threshold (the bench extra; its
+# comparison is skipped when optht cannot be installed).
+bench-denoise: $(STAMP)
+	-$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/bench_denoise.py
+
+# The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the
+# Dozier-Silverstein equation, an SVD and histogram, simulate against svdvals (issue 15).
+bench-rect: $(STAMP)
+	$(PY) bench/bench_rectangular.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app rmtservice tests bench examples

@@ -21,20 +21,20 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.compute import Compute
-from app.metrics import Metrics
-from app.middleware import (
+from app.api import docs, limit, meta, plot, simulation, sweeps, ui
+from app.api.openapi import build_openapi
+from app.http.middleware import (
     ApiKeyAuth,
     BodySizeLimit,
     BodyTimeout,
     RequestContextMiddleware,
     SecurityHeaders,
 )
-from app.openapi import build_openapi
-from app.routes import docs, limit, meta, plot, simulation, sweeps, ui
+from app.runtime.compute import Compute
+from app.runtime.metrics import Metrics
+from app.runtime.sweeps import Sweeps
 from app.settings import Settings
-from app.sweeps import Sweeps
-from rmtservice import service
+from rmtservice.wire import service
 
 __all__ = ["app", "create_app"]
 

@@ -23,7 +23,8 @@ anything else (a bug)              500     /problems/internal-error
 =================================  ======  ===========================  =============
 
 A request head (line and headers) slower than ``header_timeout_seconds`` gets the same
-408 problem from the server's protocol (:mod:`app.server`), before the app is called.
+408 problem from the server's protocol (:mod:`app.http.server`), before the app is called;
+one over ``max_header_bytes`` a 431 ``/problems/headers-too-large`` from it.
 
 Limits give 422, not 413: the body was read and understood, one of its values is
 over a configured limit (413 is kept for the byte size of the body).
@@ -33,7 +34,7 @@ field's name in ``loc``/``path``, a duplicate key, the path of a 404) are clippe
 ``MAX_ECHO`` characters with an ellipsis (``instance`` keeps the request path whole).
 
 Every problem is answered with ``Cache-Control: no-store`` and the security headers of
-:class:`app.middleware.SecurityHeaders`; a 500 carries no exception text, only the
+:class:`app.http.middleware.SecurityHeaders`; a 500 carries no exception text, only the
 request id of the log line that has the traceback.
 """
 
@@ -41,8 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -53,15 +53,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from rmtservice.errors import (
-    DeadlineExceeded,
-    InvalidParameter,
-    LimitExceeded,
-    NoConvergence,
+    MAX_ECHO,
+    MAX_FIELD_ERRORS,
+    PROBLEM_TYPES,
+    ProblemType,
     RMTError,
+    clip,
+    core_problem,
+    type_uri,
+    validation_problem,
 )
-from rmtservice.schemas import MEASURE_KINDS, Problem, ProblemFieldError
+from rmtservice.vocabulary import PROBLEM_MEDIA_TYPE
+from rmtservice.wire.schemas import MEASURE_KINDS, Problem, ProblemFieldError
 
 __all__ = [
+    "MAX_ECHO",
+    "MAX_FIELD_ERRORS",
     "PROBLEM_TYPES",
     "BodyTooLarge",
     "HTTPProblem",
@@ -70,120 +77,19 @@ __all__ = [
     "NotReady",
     "Overloaded",
     "ProblemResponse",
+    "ProblemType",
     "Unauthorized",
     "UnsupportedMediaType",
     "clip",
     "install",
     "internal_error",
     "problem_response",
+    "type_uri",
 ]
 
 logger = logging.getLogger(__name__)
 
-MEDIA_TYPE = "application/problem+json"
-MAX_FIELD_ERRORS = 50
-#: characters of an input value (a string, a key, a path) echoed in a problem, at most
-MAX_ECHO = 100
-
-
-@dataclass(frozen=True)
-class ProblemType:
-    status: int
-    title: str
-    description: str
-
-
-PROBLEM_TYPES: dict[str, ProblemType] = {
-    "malformed-json": ProblemType(
-        400,
-        "Malformed JSON",
-        "The body is not valid JSON (RFC 8259). NaN and Infinity are not JSON and are refused.",
-    ),
-    "unauthorized": ProblemType(
-        401,
-        "Unauthorized",
-        "This deployment requires an API key: send it in X-API-Key or as "
-        "Authorization: Bearer <key>.",
-    ),
-    "request-timeout": ProblemType(
-        408,
-        "Request timeout",
-        "The request did not arrive in time: its line and headers within "
-        "header_timeout_seconds, or its body within body_timeout_seconds.",
-    ),
-    "body-too-large": ProblemType(
-        413, "Request body too large", "The body is larger than the configured max_body_bytes."
-    ),
-    "unsupported-media-type": ProblemType(
-        415, "Unsupported media type", "Request bodies must be sent as application/json."
-    ),
-    "validation-error": ProblemType(
-        422,
-        "Invalid request",
-        "The JSON does not match the request schema: `errors` lists each offending field.",
-    ),
-    "invalid-parameter": ProblemType(
-        422, "Invalid parameter", "A value is outside the mathematical domain of the model."
-    ),
-    "limit-exceeded": ProblemType(
-        422, "Limit exceeded", "A size is over a limit configured for this service (/v1/info)."
-    ),
-    "no-convergence": ProblemType(
-        422,
-        "No convergence",
-        "A solver did not reach a residual at rounding level for this input.",
-    ),
-    "rmt-error": ProblemType(422, "Computation error", "The computation refused the input."),
-    "deadline-exceeded": ProblemType(
-        503,
-        "Deadline exceeded",
-        "The computation ran past the per-request deadline; retry later or ask for less.",
-    ),
-    "overloaded": ProblemType(
-        503,
-        "Service overloaded",
-        "Too many computations are waiting, or the simulations in flight hold the memory "
-        "budget; retry later.",
-    ),
-    "not-ready": ProblemType(503, "Not ready", "The service is starting or overloaded."),
-    "scheduler-unavailable": ProblemType(
-        503,
-        "Scheduler unavailable",
-        "The Dask scheduler that runs sweeps cannot be reached; retry later.",
-    ),
-    "not-found": ProblemType(404, "Not found", "No resource at this path."),
-    "method-not-allowed": ProblemType(
-        405, "Method not allowed", "The path exists but not with this method (see Allow)."
-    ),
-    "internal-error": ProblemType(
-        500, "Internal server error", "An unexpected error; it was logged with the request id."
-    ),
-}
-
-_RMT_SLUGS: tuple[tuple[type[RMTError], str], ...] = (
-    (DeadlineExceeded, "deadline-exceeded"),
-    (LimitExceeded, "limit-exceeded"),
-    (NoConvergence, "no-convergence"),
-    (InvalidParameter, "invalid-parameter"),
-)
-#: core field names that live below the request's top level
-_CORE_FIELDS = {
-    "sigma2": "noise.sigma2",
-    "distribution": "noise.distribution",
-    "df": "noise.df",
-    "density": "noise.density",
-}
-
-
-def clip(text: str, limit: int = MAX_ECHO) -> str:
-    """``text`` cut to ``limit`` characters, an ellipsis marking the cut: input echoed in
-    a problem (a tag, a key, a path) must not grow the answer with the request."""
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def type_uri(slug: str) -> str:
-    """The ``type`` member: a relative URI that ``GET`` resolves to the description."""
-    return f"/problems/{slug}"
+MEDIA_TYPE = PROBLEM_MEDIA_TYPE
 
 
 class HTTPProblem(Exception):
@@ -279,53 +185,6 @@ def internal_error(scope: Scope) -> ProblemResponse:
     )
 
 
-# ------------------------------------------------------------------ field paths
-
-
-def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    """Drop pydantic's discriminator tags (``measure.atoms.values`` -> ``measure.values``);
-    clip long keys (an unknown field's name is input)."""
-    out: list[str | int] = []
-    for part in loc:
-        if isinstance(part, str) and part in MEASURE_KINDS and out and out[-1] == "measure":
-            continue
-        out.append(part if isinstance(part, int) else clip(str(part)))
-    return out
-
-
-def _clip_echoes(message: str, error: Mapping[str, Any]) -> str:
-    """Pydantic's message with the long input strings it quotes (the input itself, or a
-    value of its context, e.g. an unknown ``kind``) clipped."""
-    values = [error.get("input"), *(error.get("ctx") or {}).values()]
-    for value in values:
-        if isinstance(value, str) and len(value) > MAX_ECHO:
-            message = message.replace(value, clip(value))
-    return message
-
-
-def _pointer(loc: Sequence[str | int]) -> str:
-    """JSON Pointer (RFC 6901) into the body for a ``loc`` that starts with ``body``."""
-    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def field_error(loc: Sequence[Any], message: str, kind: str) -> ProblemFieldError:
-    clean = _clean_loc(loc)
-    return ProblemFieldError(loc=clean, path=_pointer(clean), message=message, type=kind)
-
-
-def _dotted_loc(field: str) -> list[str | int]:
-    field = _CORE_FIELDS.get(field, field)
-    return ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
-
-
-def _describe(errors: list[ProblemFieldError], total: int) -> str:
-    shown = "; ".join(f"{e.path or '(body)'}: {e.message}" for e in errors[:3])
-    more = f" (and {total - 3} more)" if total > 3 else ""
-    noun = "error" if total == 1 else "errors"
-    return f"{total} validation {noun}: {shown}{more}"
-
-
 # --------------------------------------------------------------------- handlers
 
 
@@ -335,29 +194,26 @@ def _validation(request: Request, exc: Exception) -> Response:
     if raw and raw[0].get("type") == "json_invalid":
         msg = (raw[0].get("ctx") or {}).get("error", "invalid JSON")
         return problem_response(request.scope, "malformed-json", f"malformed JSON: {msg}")
-    errors = [
-        field_error(e.get("loc", ()), _clip_echoes(str(e.get("msg", "")), e), str(e.get("type")))
-        for e in raw
-    ]
-    return problem_response(
-        request.scope,
-        "validation-error",
-        _describe(errors, len(errors)),
-        errors=errors[:MAX_FIELD_ERRORS],
-    )
+    return _from_table(request, validation_problem(raw, MEASURE_KINDS))
 
 
 def _rmt(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RMTError)
-    slug = next((s for cls, s in _RMT_SLUGS if isinstance(exc, cls)), exc.slug)
+    body = core_problem(exc)
     headers = {}
-    if PROBLEM_TYPES.get(slug, PROBLEM_TYPES["rmt-error"]).status == 503:
+    if body["status"] == 503:
         headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
-    errors = None
-    if exc.field is not None and slug != "deadline-exceeded":
-        errors = [field_error(_dotted_loc(exc.field), exc.message, slug)]
-    slug = slug if slug in PROBLEM_TYPES else "rmt-error"
-    return problem_response(request.scope, slug, exc.message, errors=errors, headers=headers)
+    return _from_table(request, body, headers)
+
+
+def _from_table(
+    request: Request, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    """The response of a problem built by :mod:`rmtservice.errors` (shared with the SDK)."""
+    slug = body["type"].removeprefix("/problems/")
+    errors = body.get("errors")
+    fields = None if errors is None else [ProblemFieldError(**e) for e in errors]
+    return problem_response(request.scope, slug, body["detail"], errors=fields, headers=headers)
 
 
 def _http_problem(request: Request, exc: Exception) -> Response:
@@ -383,7 +239,7 @@ def _http(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers (the 500 path is in :mod:`app.middleware`)."""
+    """Register the handlers (the 500 path is in :mod:`app.http.middleware`)."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(RMTError, _rmt)
     app.add_exception_handler(HTTPProblem, _http_problem)

@@ -2,7 +2,7 @@
 
 Only this package reads the environment. Limits here are deployment policy (checked in
 the routes and reported by ``GET /v1/info``); the hard mathematical bounds of the
-contract live in :mod:`rmtservice.schemas`.
+contract live in :mod:`rmtservice.wire.schemas`.
 """
 
 from __future__ import annotations
@@ -63,7 +63,12 @@ class Settings(BaseSettings):
         "of one thread per core). Raise it for one large simulation at a time",
     )
     deadline_seconds: float = Field(
-        10.0, gt=0, description="compute time allowed to one request (else 503)"
+        10.0,
+        gt=0,
+        description="compute time allowed to one request, from a worker's taking it (else "
+        "503): a simulation whose LAPACK work alone would pass it (at the speed measured "
+        "at the first simulation) is refused before it starts, and a compute process still "
+        "at work half a second past it is killed and replaced",
     )
     body_timeout_seconds: float = Field(
         10.0,
@@ -77,7 +82,14 @@ class Settings(BaseSettings):
         description="time allowed to a client to send a request's line and headers, from "
         "the connection's opening or the previous response's end (else the connection is "
         "closed, after a 408 if part of a head came): no Slowloris. Applies under the "
-        "server's protocol, app.server (make serve, the image's gunicorn)",
+        "server's protocol, app.http.server (make serve, the image's gunicorn)",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="largest request head (request line and headers), in bytes: past it "
+        "the server answers 431 and closes the connection. Applies under the server's "
+        "protocol, app.http.server (make serve, the image's gunicorn)",
     )
     retry_after_seconds: int = Field(
         5, ge=0, description="the Retry-After of a 503 (deadline hit or compute queue full)"
@@ -95,7 +107,7 @@ class Settings(BaseSettings):
         INLINE_MAX_COST,
         ge=0,
         description="requests whose estimated cost (about (atoms + 16) x (points + atoms), "
-        "see app/limits.py) is at most this are computed in the server process itself, "
+        "see app/runtime/limits.py) is at most this are computed in the server process itself, "
         "without the round trip to a worker (the default: a few milliseconds of numerics "
         "at most); 0: every computation goes to the workers. Simulations and pictures "
         "never run inline",
@@ -184,6 +196,20 @@ class Settings(BaseSettings):
         plus the body, the measure and a matrix's rows (checked before parsing)."""
         return 3 * self.max_mixture_depth + 6
 
+    @property
+    def max_json_items(self) -> int:
+        """Most items a valid request has in one JSON array (or object): the largest
+        list limit (checked before parsing; a list of a mixture's components holds at
+        most ``max_atoms``, an object and the sweep sizes at most 64)."""
+        return max(
+            self.max_atoms,
+            self.max_grid_points,
+            self.max_z_points,
+            self.max_spikes,
+            self.max_matrix_rows,
+            64,
+        )
+
     def limits(self) -> dict[str, int | float]:
         """The limits that ``GET /v1/info`` reports."""
         return {
@@ -202,4 +228,4 @@ class Settings(BaseSettings):
                 "support_cache_atoms",
                 "sweep_ttl_seconds",
             )
-        } | {"max_json_depth": self.max_json_depth}
+        } | {"max_json_depth": self.max_json_depth, "max_json_items": self.max_json_items}

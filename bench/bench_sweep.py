@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 import rmtservice as rs
-from rmtservice.dask_sweeps import SweepPlan, SweepStore, local_cluster
-from rmtservice.sweep import summarize, sweep_trial
+from rmtservice.sweeps.statistics import summarize, sweep_trial
+from rmtservice.sweeps.store import SweepPlan, SweepStore, local_cluster
 
 
 def _sizes(text: str) -> list[int]:

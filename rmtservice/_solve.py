@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rmtservice import deadline
-from rmtservice.errors import InvalidParameter
+from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
 FloatArray = NDArray[np.float64]
@@ -88,6 +88,31 @@ def check_scale(measure: Measure, sigma2: float, *, resolve: bool = True) -> Non
             f"{MAX_SCALE_RATIO:.0e}): double precision cannot resolve the noise at that "
             "scale; rescale H and sigma2 together",
             field="sigma2",
+        )
+
+
+def check_spikes(
+    spikes: np.ndarray, sigma2: float, *, resolve: bool = True, field: str = "spikes"
+) -> None:
+    """Spikes are eigenvalues of H: numbers double precision can square and (``resolve``)
+    at a scale where it still resolves the noise. LAPACK computes every eigenvalue of
+    ``H + W`` to ``eps`` times its norm: beside a spike of 1e150 the bulk's eigenvalues
+    and the noise are rounding (they came out near 1e130)."""
+    if not np.all(np.abs(spikes) <= MAX_ABS):
+        raise InvalidParameter(
+            f"{field} must be finite and at most {MAX_ABS:.0e} in absolute value", field=field
+        )
+    if not resolve or not spikes.size:
+        return
+    extent = float(np.max(np.abs(spikes)))
+    ratio = extent / np.sqrt(sigma2)
+    if ratio > MAX_SCALE_RATIO:
+        raise InvalidParameter(
+            f"{'the spikes reach' if field == 'spikes' else 'the spike law reaches'} "
+            f"{extent:.3g}, {ratio:.3g} noise standard deviations (more than "
+            f"{MAX_SCALE_RATIO:.0e}): double precision cannot resolve the noise, nor the "
+            "bulk, beside them; rescale the spikes, H and sigma2 together",
+            field=field,
         )
 
 
@@ -254,7 +279,8 @@ def bracketed_newton(
     """Root of a monotone function in ``(lo, hi)`` by Newton steps safeguarded by bisection.
 
     ``fun(x, idx)`` returns value and derivative at ``x`` for the entries ``idx``.
-    Iterates until the bracket or the step is at rounding level. The entries still
+    Iterates until the bracket or the step is at rounding level; an entry still
+    iterating after ``maxiter`` steps raises :class:`NoConvergence`. The entries still
     iterating are kept packed (a finished one is dropped from every array), so an
     iteration costs a few dozen small vector operations and no scattered indexing.
     """
@@ -291,5 +317,10 @@ def bracketed_newton(
             keep = ~done
             act, x, lo, hi = act[keep], xn[keep], lo[keep], hi[keep]
             inc, floor = inc[keep], floor[keep]
-        root[act] = x  # maxiter reached: the last iterate
+    if act.size:
+        raise NoConvergence(
+            f"root bracketing stopped at its cap of {maxiter} steps with {act.size} of "
+            f"{root.size} roots unresolved (first near x = {x[0]!r}, bracket "
+            f"[{lo[0]!r}, {hi[0]!r}])"
+        )
     return root

@@ -33,7 +33,7 @@ from rmtservice._solve import (
     damped_newton,
     quiet,
 )
-from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.errors import NoConvergence
 from rmtservice.measures import Measure
 
 __all__ = [
@@ -52,6 +52,8 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
 
+#: gaps of supp nu narrower than this times the spectrum's extent are below resolution
+RESOLUTION = 64 * float(np.finfo(float).eps)
 #: a gap of U whose depth 1 - min g is below this is a cusp: the components touch
 CUSP_TOL = 1e-10
 #: a component holding more query points than this gets a table of solved nodes for its
@@ -211,7 +213,10 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore"):
         bound = s2 * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(bound <= 1.0 + CUSP_TOL)  # ties may be cusps
+    # ties may be cusps; a gap narrower than double precision resolves at the spectrum's
+    # scale is no gap (g overflows across it: its minimum cannot be located)
+    resolved = (d - c) > RESOLUTION * max(abs(float(lo[0])), abs(float(hi[-1])))
+    cand = np.flatnonzero((bound <= 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty
     cc, dd = c[cand], d[cand]
@@ -389,11 +394,13 @@ def _inside(
     return w
 
 
-def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArray:
+def _v_of_u(
+    measure: Measure, s2: float, u: FloatArray, vhi: float, *, maxiter: int = 200
+) -> FloatArray:
     """``v(u)``: the root of the increasing ``q(v) = 1 - s2 F(u, v)`` (Biane), v > 0."""
     lo = np.zeros(u.size)
     hi = np.full(u.size, vhi)
-    for _ in range(200):
+    for _ in range(maxiter):
         deadline.check()
         v = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)
         d = measure.derivatives(u + 1j * v, 0)[0]
@@ -401,12 +408,21 @@ def _v_of_u(measure: Measure, s2: float, u: FloatArray, vhi: float) -> FloatArra
         lo = np.where(q < 0, v, lo)
         hi = np.where(q >= 0, v, hi)
         if np.all(hi - lo <= 1e-9 * hi):
-            break
-    return 0.5 * (lo + hi)
+            return 0.5 * (lo + hi)
+    raise NoConvergence(
+        f"the bisection for Im omega stopped at its cap of {maxiter} steps "
+        f"(near u = {u[np.argmax(hi - lo > 1e-9 * hi)]!r})"
+    )
 
 
 def _inside_fallback(
-    measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
+    measure: Measure,
+    s2: float,
+    sup: Support,
+    k: NDArray[np.intp],
+    x: FloatArray,
+    *,
+    maxiter: int = 60,
 ) -> ComplexArray:
     """Biane's monotone parametrisation: bisect ``psi(u) = x`` on ``[u_lower, u_upper]``,
     each ``v(u)`` by bisection, then polish with Newton. Slow, used only where Newton
@@ -414,7 +430,7 @@ def _inside_fallback(
     a = sup.u_lower[k].copy()
     b = sup.u_upper[k].copy()
     vhi = 2.0 * math.sqrt(s2)
-    for _ in range(60):
+    for _ in range(maxiter):
         u = 0.5 * (a + b)
         v = _v_of_u(measure, s2, u, vhi)
         psi = (u - s2 * measure.derivatives(u + 1j * v, 0)[0]).real
@@ -422,6 +438,11 @@ def _inside_fallback(
         b = np.where(psi >= x, u, b)
         if np.all(b - a <= 1e-9 * (np.abs(a) + np.abs(b) + 1e-300)):
             break
+    else:
+        raise NoConvergence(
+            f"the bisection for the boundary value at x = {x[0]!r} stopped at its cap of "
+            f"{maxiter} steps"
+        )
     u = 0.5 * (a + b)
     w0 = u + 1j * _v_of_u(measure, s2, u, vhi)
     w, ok, rel = damped_newton(
@@ -443,15 +464,11 @@ def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
 
 def grid(sup: Support, num: int) -> FloatArray:
     """An automatic grid of about ``num`` points: both edges of every component and
-    Chebyshev-clustered interior points, shared out by component width (at least 3 each)."""
-    if num < 2 * len(sup):
-        raise InvalidParameter(
-            f"num must be at least {2 * len(sup)} (two edges per support component)",
-            field="num",
-        )
+    Chebyshev-clustered interior points, shared out by component width. The edges are
+    always there: ``num`` below twice the components gives the edges alone."""
     width = sup.upper - sup.lower
     total = float(width.sum())
-    spare = num - 2 * len(sup)
+    spare = max(num - 2 * len(sup), 0)
     share = np.zeros(len(sup), dtype=int)
     if total > 0:
         share = np.maximum(0, np.floor(spare * width / total)).astype(int)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rmtservice.errors import InvalidParameter
+from rmtservice.errors import InvalidParameter, NoConvergence
 
 __all__ = [
     "AtomSums",
@@ -784,13 +784,16 @@ def _invert_cdf(
     lo: float,
     hi: float,
     pdf: Callable[[FloatArray], FloatArray],
+    *,
+    maxiter: int = 200,
 ) -> FloatArray:
-    """Vectorised safeguarded Newton-bisection for ``cdf(x) = p`` on ``[lo, hi]``."""
+    """Vectorised safeguarded Newton-bisection for ``cdf(x) = p`` on ``[lo, hi]``
+    (:class:`NoConvergence` if ``maxiter`` steps do not resolve it)."""
     p = np.asarray(p, dtype=float)
     a = np.full(p.shape, lo)
     b = np.full(p.shape, hi)
     x = 0.5 * (a + b)
-    for _ in range(200):
+    for _ in range(maxiter):
         g = cdf(x) - p
         a = np.where(g < 0, x, a)
         b = np.where(g >= 0, x, b)
@@ -805,7 +808,33 @@ def _invert_cdf(
         x = xn
         if np.all(b - a <= 4e-16 * (abs(lo) + abs(hi))):
             break
+    else:
+        raise NoConvergence(f"quantile inversion stopped at its cap of {maxiter} steps")
     return x
+
+
+def _bisect_quantile(
+    cdf: Callable[[FloatArray], FloatArray],
+    p: FloatArray,
+    lo: float,
+    hi: float,
+    *,
+    maxiter: int = 200,
+) -> FloatArray:
+    """The least ``x`` in ``[lo, hi]`` with ``cdf(x) >= p``, by bisection (the cdf may
+    have jumps and flat parts); :class:`NoConvergence` past ``maxiter`` steps."""
+    a = np.full(p.shape, lo)
+    b = np.full(p.shape, hi)
+    # relative to the endpoints, and absolute at the scale of [lo, hi] for a quantile at 0
+    floor = 2e-16 * (abs(lo) + abs(hi))
+    for _ in range(maxiter):
+        mid = 0.5 * (a + b)
+        right = cdf(mid) >= p
+        b = np.where(right, mid, b)
+        a = np.where(right, a, mid)
+        if np.all(b - a <= np.maximum(2e-16 * np.maximum(np.abs(a), np.abs(b)), floor)):
+            return b
+    raise NoConvergence(f"quantile bisection stopped at its cap of {maxiter} steps")
 
 
 # -------------------------------------------------------------------------- mixture
@@ -885,18 +914,14 @@ class Mixture(Measure):
 
     def pdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)
-        return sum((w * m.pdf(x) for w, m in self.parts), np.zeros(x.shape))
+        try:
+            return sum((w * m.pdf(x) for w, m in self.parts), np.zeros(x.shape))
+        except InvalidParameter as exc:  # a component's own field means nothing here
+            if exc.field == "components":
+                raise
+            raise InvalidParameter(f"mixture: {exc.message}", field="components") from exc
 
     def quantile(self, p: ArrayLike) -> FloatArray:
         p = np.asarray(p, dtype=float)
         lo_, hi_, _ = self.components()
-        a = np.full(p.shape, float(lo_[0]))
-        b = np.full(p.shape, float(hi_[-1]))
-        for _ in range(200):  # bisection: the cdf may have jumps and flat parts
-            mid = 0.5 * (a + b)
-            right = self.cdf(mid) >= p
-            b = np.where(right, mid, b)
-            a = np.where(right, a, mid)
-            if np.all(b - a <= 2e-16 * np.maximum(np.abs(a), np.abs(b))):
-                break
-        return b
+        return _bisect_quantile(self.cdf, p, float(lo_[0]), float(hi_[-1]))

@@ -182,7 +182,11 @@ def pushforward_density(
     if np.any(~inside):
         theta = boundary_values(measure, s2, y[~inside], sup=sup).omega.real
         dp = _phi(measure, s2, theta)[1]
-        g = spike_law.pdf(theta)
+        try:
+            g = spike_law.pdf(theta)
+        except InvalidParameter as exc:
+            field = "spike_law" if exc.field is None else f"spike_law.{exc.field}"
+            raise InvalidParameter(exc.message, field=field) from exc
         with np.errstate(divide="ignore", invalid="ignore"):
             out[~inside] = np.where(dp > 0, g / dp, 0.0)
     return out

@@ -20,9 +20,11 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
-from rmtservice._solve import MAX_ABS, check_scale, check_sigma2
+from rmtservice._solve import check_scale, check_sigma2, check_spikes
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Atoms, Measure
+from rmtservice.noise import Noise
+from rmtservice.vocabulary import MAX_SEED, NOISE_LAWS
 
 __all__ = [
     "NOISE_LAWS",
@@ -35,7 +37,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-NOISE_LAWS = ("gaussian", "rademacher", "uniform", "student_t", "sparse")
 
 
 @dataclass(frozen=True)
@@ -69,50 +70,12 @@ class Simulation:
     kolmogorov: list[float] | None = None
 
 
-def _check_noise(noise: str, df: float | None, density: float | None) -> None:
-    if noise not in NOISE_LAWS:
-        raise InvalidParameter(
-            f"noise distribution must be one of {', '.join(NOISE_LAWS)}, got {noise!r}",
-            field="distribution",
-        )
-    if noise == "student_t" and not (df is not None and math.isfinite(df) and df > 4):
-        raise InvalidParameter("student_t noise needs df > 4 (finite fourth moment)", field="df")
-    if noise == "sparse" and not (density is not None and 0 < density <= 1):
-        raise InvalidParameter("sparse noise needs density in (0, 1]", field="density")
-
-
-def _fill(
-    block: FloatArray, rng: np.random.Generator, noise: str, df: float | None, density: float | None
-) -> None:
-    """Fill a float64 block with i.i.d. unit-variance entries of law ``noise``."""
-    if noise == "gaussian":
-        rng.standard_normal(out=block)
-    elif noise == "uniform":
-        rng.random(out=block)
-        block -= 0.5
-        block *= 2.0 * math.sqrt(3.0)
-    elif noise == "rademacher":
-        rng.random(out=block)
-        np.less(block, 0.5, out=block)
-        block *= 2.0
-        block -= 1.0
-    elif noise == "student_t":
-        assert df is not None
-        block[:] = rng.standard_t(df, size=block.shape)
-        block /= math.sqrt(df / (df - 2.0))
-    else:
-        assert density is not None
-        rng.standard_normal(out=block)
-        block *= rng.random(size=block.shape) < density
-        block /= math.sqrt(density)
-
-
 def wigner(
     n: int,
     sigma2: float,
     rng: np.random.Generator,
     *,
-    noise: str = "gaussian",
+    noise: str | Noise = "gaussian",
     df: float | None = None,
     density: float | None = None,
     out: FloatArray | None = None,
@@ -124,7 +87,7 @@ def wigner(
     in float64, so a float32 buffer holds the same matrix rounded (the stream does not
     depend on the dtype).
     """
-    _check_noise(noise, df, density)
+    law = Noise.of(noise, df, density)
     a = np.zeros((n, n)) if out is None else out
     scale = math.sqrt(sigma2 / n)
     # only the lower triangle is drawn (half the work): rows in blocks of about 2^20
@@ -135,7 +98,7 @@ def wigner(
         while j < n and (j * (j + 1) - i * (i + 1)) // 2 < (1 << 20):
             j += 1
         flat = np.empty((j * (j + 1) - i * (i + 1)) // 2)
-        _fill(flat, rng, noise, df, density)
+        law.fill(flat, rng)
         flat *= scale
         off = 0
         for row in range(i, j):
@@ -186,7 +149,7 @@ def simulate(
     n: int,
     *,
     spikes: ArrayLike = (),
-    noise: str = "gaussian",
+    noise: str | Noise = "gaussian",
     df: float | None = None,
     density: float | None = None,
     seed: int | None = None,
@@ -215,7 +178,7 @@ def simulate(
     total)`` is called after each trial.
     """
     s2 = check_sigma2(sigma2)
-    _check_noise(noise, df, density)
+    law = Noise.of(noise, df, density)
     if n < 1:
         raise InvalidParameter(f"n must be >= 1, got {n}", field="n")
     if trials < 1:
@@ -229,15 +192,13 @@ def simulate(
     # with the limit, a noise level it resolves at the spectrum's scale)
     check_scale(measure, s2, resolve=compare)
     theta = np.asarray(spikes, dtype=float).ravel()
+    check_spikes(theta, s2, resolve=compare)
     if spike_law is not None and spike_count > 0:
-        check_scale(spike_law, s2, resolve=False)
+        lo, hi, _ = spike_law.components()
+        check_spikes(np.array([lo[0], hi[-1]]), s2, resolve=compare, field="spike_law")
         theta = np.concatenate([theta, spike_law.midpoint_quantiles(spike_count)])
-    if not np.all(np.abs(theta) <= MAX_ABS):
-        raise InvalidParameter(
-            f"spikes must be finite and at most {MAX_ABS:.0e} in absolute value", field="spikes"
-        )
     # at most 2^53 - 1: JSON readers (JavaScript's too) keep such a seed exactly
-    seed = secrets.randbelow(2**53) if seed is None else int(seed)
+    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
     if matrix is not None:
         if theta.size:
             raise InvalidParameter("spikes cannot be combined with a full matrix H", field="spikes")
@@ -252,7 +213,7 @@ def simulate(
         h, ranks = h_spectrum(measure, n, theta)
     want = sorted(set(ranks.tolist())) if eigenvectors else []
     threads = min(workers, trials)
-    job = _Trial(n, s2, noise, df, density, np.dtype(dtype), h, hm, top, bottom, want, threads)
+    job = _Trial(n, s2, law, np.dtype(dtype), h, hm, top, bottom, want, threads)
     streams = np.random.SeedSequence(seed).spawn(trials)
     run: Callable[[np.random.SeedSequence], Any] = job
     if progress is not None:
@@ -294,9 +255,7 @@ class _Trial:
         self,
         n: int,
         s2: float,
-        noise: str,
-        df: float | None,
-        density: float | None,
+        noise: Noise,
         dtype: np.dtype,
         h: FloatArray | None,
         hm: FloatArray | None,
@@ -306,7 +265,7 @@ class _Trial:
         threads: int = 1,
     ) -> None:
         self.threads = threads
-        self.n, self.s2, self.noise, self.df, self.density = n, s2, noise, df, density
+        self.n, self.s2, self.noise = n, s2, noise
         self.dtype, self.h, self.hm, self.top, self.bottom, self.want = (
             dtype,
             h,
@@ -327,8 +286,6 @@ class _Trial:
             self.s2,
             rng,
             noise=self.noise,
-            df=self.df,
-            density=self.density,
             out=np.zeros((n, n), dtype=self.dtype),
         )
         if self.h is not None:

@@ -80,7 +80,7 @@ def uvicorn(env: dict[str, str] | None = None, port: int | None = None) -> Itera
         "uvicorn",
         "app.main:app",
         "--http",
-        "app.server:HeadDeadlineProtocol",
+        "app.http.server:HeadDeadlineProtocol",
         "--host",
         "127.0.0.1",
         "--port",

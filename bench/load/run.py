@@ -1,6 +1,6 @@
 """Load test of the production configuration: gunicorn + uvicorn workers under ``wrk``.
 
-Starts ``gunicorn app.main:app --worker-class app.server.UvicornWorker`` (2 workers,
+Starts ``gunicorn app.main:app --worker-class app.http.server.UvicornWorker`` (2 workers,
 the Dockerfile's options) on 127.0.0.1 on a free port, drives a mixed workload with
 ``wrk`` (one Lua script per endpoint: POST with a JSON body) and prints, per endpoint,
 requests/s, p50 and p99 latency, and errors (non-2xx answers + socket errors). The
@@ -164,7 +164,7 @@ def start_server(port: int, workers: int, executor: str | None) -> subprocess.Po
         str(gunicorn),
         "app.main:app",
         "--worker-class",
-        "app.server.UvicornWorker",
+        "app.http.server.UvicornWorker",
         "--bind",
         f"127.0.0.1:{port}",
         "--worker-tmp-dir",

@@ -18,6 +18,7 @@ from rmtservice.rectangular.limit import (
     density,
     kolmogorov_distance,
     model,
+    poles_at_zero,
     stieltjes,
     support,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "noise_matrix",
     "outliers",
     "phi",
+    "poles_at_zero",
     "simulate",
     "squared",
     "stieltjes",

@@ -62,7 +62,13 @@ from rmtservice._solve import (
     newton,
     quiet,
 )
-from rmtservice.density import CUSP_TOL, TABLE_MIN_POINTS, integrate_density, sup_distance
+from rmtservice.density import (
+    CUSP_TOL,
+    RESOLUTION,
+    TABLE_MIN_POINTS,
+    integrate_density,
+    sup_distance,
+)
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 from rmtservice.rectangular.laws import squared
@@ -78,6 +84,7 @@ __all__ = [
     "density",
     "kolmogorov_distance",
     "model",
+    "poles_at_zero",
     "stieltjes",
     "support",
 ]
@@ -351,7 +358,13 @@ def _inner_gaps(
     span = hi[1:] - lo[:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = m.sigma2 * m.c * c_ * (ml + mr) ** 3 / span**2
-    cand = np.flatnonzero(~(bound > 1.0 + CUSP_TOL))
+    # a gap narrower than double precision resolves at the spectrum's scale is no gap;
+    # that scale is the noise's too (the limit reaches about hi + sigma2 (1 + sqrt c)^2):
+    # beside an atom of H at 0 the bound above is 0, and across a gap of 1e-119 under
+    # noise 1e-4 rho's derivatives overflow and its minimum cannot be located
+    scale = float(hi[-1]) + m.sigma2 * (1.0 + m.c)
+    resolved = (d_ - c_) > RESOLUTION * scale
+    cand = np.flatnonzero(~(bound > 1.0 + CUSP_TOL) & resolved)
     if cand.size == 0:
         return cand, empty, empty
     cc, dd = c_[cand], d_[cand]
@@ -462,7 +475,8 @@ def _edge_values(m: Model, t: FloatArray) -> FloatArray:
 class BoundaryValues:
     """At singular values ``x >= 0``: the subordination ``w(x^2 + i0)`` (canonical frame),
     the Stieltjes transforms ``m`` (law of ``Y^T Y``) and ``m_companion`` (``Y Y^T``) at
-    ``x^2 + i0`` in the caller's frame, and the density of the singular values."""
+    ``x^2 + i0`` in the caller's frame, and the density of the singular values. At
+    ``x = 0`` a transform with a pole there (:func:`poles_at_zero`) is ``inf``."""
 
     x: FloatArray
     w: ComplexArray
@@ -483,6 +497,35 @@ def _stieltjes_from_w(mod: Model, w: ComplexArray) -> tuple[ComplexArray, Comple
         f_ = c * f - (1.0 - c) / w
         m_ = f_ / (1.0 - s2 * f_)
     return m, m_
+
+
+def poles_at_zero(sup: Support) -> tuple[str | None, str | None]:
+    """Why ``m`` (``Y^T Y``) and ``m_companion`` (``Y Y^T``) of the caller's frame are
+    infinite at ``z = 0`` (None: finite there): the law of ``Y^T Y`` has an atom at 0
+    when p > n, that of ``Y Y^T`` when n > p, and at c = 1 with the support reaching 0
+    both densities blow up like ``t^(-1/2)``."""
+    c = sup.model.aspect_ratio
+    if sup.model.c == 1 and not sup.zero_gap:
+        why = "the density of Y^T Y = Y Y^T blows up like t^(-1/2) at 0"
+        return why, why
+    m = "the law of Y^T Y has an atom 1 - n/p at 0" if c > 1 else None
+    m_ = "the law of Y Y^T has an atom 1 - p/n at 0" if c < 1 else None
+    return m, m_
+
+
+def _at_zero_transforms(
+    sup: Support, m: ComplexArray, m_: ComplexArray, at: NDArray[np.bool_]
+) -> None:
+    """The transforms (caller's frame) where ``z = 0``, in place: ``inf`` at a pole (the
+    rounding of ``A`` or ``A_`` at ``w(0)``, a zero of one of them, gives any sign or a
+    NaN), and at c = 1 the companion is ``m`` itself (``(1 - c) / w`` is 0/0 at w = 0)."""
+    pm, pm_ = poles_at_zero(sup)
+    if sup.model.c == 1:
+        m_[at] = m[at]
+    if pm is not None:
+        m[at] = np.inf
+    if pm_ is not None:
+        m_[at] = np.inf
 
 
 def _caller_frame(mod: Model, m: ComplexArray, m_: ComplexArray) -> tuple[ComplexArray, ...]:
@@ -684,6 +727,7 @@ def _boundary_values(sup: Support, x: ArrayLike) -> BoundaryValues:
     # density of the min(n, p) singular values: 2 x Im m(x^2) / pi in the canonical frame
     dens = np.where(inner, 2.0 * x * np.maximum(m.imag, 0.0) / np.pi, dens)
     mc, mc_ = _caller_frame(mod, m, m_)
+    _at_zero_transforms(sup, mc, mc_, x == 0)
     return BoundaryValues(
         x.reshape(shape),
         w.reshape(shape),
@@ -732,6 +776,13 @@ def stieltjes(
     check_points("z", np.abs(z))
     if np.any(z.imag < 0):
         raise InvalidParameter("Im z must be >= 0 (use m(conj z) = conj m(z))", field="z")
+    if np.any(z == 0):
+        why = [r for r in poles_at_zero(sup) if r is not None]
+        if why:
+            raise InvalidParameter(
+                f"z = 0 is a pole of the Stieltjes transforms: {why[0]}; take Im z > 0",
+                field="z",
+            )
     w = np.empty(z.size, dtype=np.complex128)
     real = z.imag == 0
     if np.any(real & (z.real < 0)):
@@ -746,6 +797,7 @@ def stieltjes(
         w[upper] = _upper(mod, sup, z[upper])
     m, m_ = _stieltjes_from_w(mod, w)
     mc, mc_ = _caller_frame(mod, m, m_)
+    _at_zero_transforms(sup, mc, mc_, z == 0)  # (no pole there: refused above)
     return StieltjesResult(
         z.reshape(shape), mc.reshape(shape), mc_.reshape(shape), w.reshape(shape)
     )

@@ -23,6 +23,7 @@ from rmtservice import deadline
 from rmtservice._solve import MAX_ABS, check_sigma2
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Measure
+from rmtservice.noise import Noise
 from rmtservice.rectangular.laws import check_nonnegative, squared
 from rmtservice.rectangular.limit import (
     _check_scale,
@@ -31,7 +32,8 @@ from rmtservice.rectangular.limit import (
     support,
 )
 from rmtservice.rectangular.outliers import outliers
-from rmtservice.simulate import _check_noise, _fill, h_spectrum
+from rmtservice.simulate import h_spectrum
+from rmtservice.vocabulary import MAX_SEED
 
 __all__ = ["SimulatedOutlier", "Simulation", "noise_matrix", "simulate"]
 
@@ -82,14 +84,13 @@ def noise_matrix(
     sigma2: float,
     rng: np.random.Generator,
     *,
-    noise: str = "gaussian",
+    noise: str | Noise = "gaussian",
     df: float | None = None,
     density: float | None = None,
 ) -> FloatArray:
     """``rows x cols`` i.i.d. entries of law ``noise``, variance ``sigma2 / rows``."""
-    _check_noise(noise, df, density)
     x = np.empty((rows, cols))
-    _fill(x, rng, noise, df, density)
+    Noise.of(noise, df, density).fill(x, rng)
     x *= math.sqrt(sigma2 / rows)
     return x
 
@@ -138,7 +139,7 @@ class _Trial:
         self,
         shape: tuple[int, int],
         sigma2: float,
-        noise: tuple[str, float | None, float | None],
+        noise: Noise,
         diag: FloatArray | None,
         full: FloatArray | None,
         top: int | None,
@@ -151,8 +152,7 @@ class _Trial:
         deadline.check()
         rows, cols = self.shape
         rng = np.random.Generator(np.random.PCG64(ss))
-        law, df, dens = self.noise
-        y = noise_matrix(rows, cols, self.sigma2, rng, noise=law, df=df, density=dens)
+        y = noise_matrix(rows, cols, self.sigma2, rng, noise=self.noise)
         if self.diag is not None:
             m = self.diag.size
             y[np.arange(m), np.arange(m)] += self.diag
@@ -206,7 +206,7 @@ def simulate(
     cols: int,
     *,
     spikes: ArrayLike = (),
-    noise: str = "gaussian",
+    noise: str | Noise = "gaussian",
     df: float | None = None,
     density: float | None = None,
     seed: int | None = None,
@@ -225,16 +225,16 @@ def simulate(
     independent streams spawned from ``seed``; ``progress(done, total)`` after each.
     """
     s2 = check_sigma2(sigma2)
-    _check_noise(noise, df, density)
+    law = Noise.of(noise, df, density)
     m = _check_sizes(rows, cols, trials, top)
     c = check_aspect_ratio(cols / rows)
     check_nonnegative(measure)
     _check_scale(squared(measure), s2, resolve=compare)
-    seed = secrets.randbelow(2**53) if seed is None else int(seed)
+    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
     diag, full, ranks = _signal(measure, m, spikes, matrix, (rows, cols))
     theta = np.asarray(spikes, dtype=float).ravel()
     want = sorted(set(ranks.tolist())) if vectors else []
-    job = _Trial((rows, cols), s2, (noise, df, density), diag, full, top, want)
+    job = _Trial((rows, cols), s2, law, diag, full, top, want)
     runs = []
     for i, ss in enumerate(np.random.SeedSequence(seed).spawn(trials)):
         runs.append(job(ss))

@@ -1,4 +1,4 @@
-"""The support cache (app.cache): the same answers as without it, bounded, immutable."""
+"""The support cache (app.runtime.cache): the same answers as without it, bounded, immutable."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app import compute
-from app.cache import SupportCache
-from rmtservice import service
+from app.runtime import compute
+from app.runtime.cache import SupportCache
 from rmtservice.errors import InvalidParameter
-from rmtservice.schemas import (
+from rmtservice.wire import service
+from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
     OutliersRequest,

@@ -127,7 +127,9 @@ async def test_validation_errors_name_the_field(
         ("/v1/outliers", {"spikes": [1, None]}, "/spikes/1", "valid number"),
         ("/v1/outliers/inverse", {"observed": "2.5"}, "/observed", "valid list"),
         ("/v1/simulate", {"n": 0}, "/n", "greater than or equal to 1"),
-        ("/v1/simulate", {"n": 2.0}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": 2.5}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": "2"}, "/n", "valid integer"),
+        ("/v1/simulate", {"n": True}, "/n", "valid integer"),
         ("/v1/simulate", {"n": 5, "top": 6}, "", "top must be <= n"),
         ("/v1/simulate", {"n": 1, "spikes": [3, 4]}, "", "do not fit"),
         ("/v1/simulate", {"n": 5, "seed": -1}, "/seed", "greater than or equal to 0"),
@@ -141,6 +143,16 @@ async def test_endpoint_validation(
     r = await client.post(path, json={"measure": POINT, "noise": NOISE} | extra)
     body = assert_problem(r, 422, "validation-error", message)
     assert field in field_paths(body)
+
+
+async def test_integers_may_be_written_with_a_zero_fraction(client: httpx.AsyncClient) -> None:
+    """JSON Schema's ``integer`` (the spec's) counts 2.0 as one: so does the server
+    (issue 13, item 12: schemathesis sent n = 100.0 and got 422)."""
+    body = {"measure": POINT, "noise": NOISE, "seed": 3}
+    a = await client.post("/v1/simulate", json=body | {"n": 4, "trials": 2})
+    b = await client.post("/v1/simulate", json=body | {"n": 4.0, "trials": 2.0, "seed": 3.0})
+    assert a.status_code == b.status_code == 200, b.text
+    assert a.json() == b.json()
 
 
 async def test_body_must_be_an_object(client: httpx.AsyncClient) -> None:
@@ -169,10 +181,62 @@ async def test_non_symmetric_matrix_is_422_with_path(client: httpx.AsyncClient) 
 
 
 async def test_core_invalid_parameter_is_422(client: httpx.AsyncClient) -> None:
-    two = {"kind": "atoms", "values": [-5.0, 0.0, 5.0]}
-    r = await client.post("/v1/density", json={"measure": two, "noise": {"sigma2": 0.1}, "num": 3})
-    body = assert_problem(r, 422, "invalid-parameter", "num must be at least 6")
-    assert field_paths(body) == ["/num"]
+    body = {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e300]}
+    problem = assert_problem(await client.post("/v1/simulate", json=body), 422, "invalid-parameter")
+    assert field_paths(problem) == ["/spikes"]
+
+
+async def test_an_automatic_grid_of_fewer_points_than_edges_is_the_edges(
+    client: httpx.AsyncClient,
+) -> None:
+    """The schema allows num >= 2; three support components gave a 422 below 6."""
+    three = {"kind": "atoms", "values": [-5.0, 0.0, 5.0]}
+    body = {"measure": three, "noise": {"sigma2": 0.1}, "num": 2}
+    r = await client.post("/v1/density", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    edges = sorted(e for c in out["support"] for e in (c["lower"], c["upper"]))
+    assert out["x"] == edges and len(out["support"]) == 3
+
+
+def _spike_law(law: dict[str, Any], path: str = "/v1/outliers") -> tuple[str, dict[str, Any]]:
+    if path == "/v1/outliers":
+        return path, {"measure": POINT, "noise": NOISE, "spikes": [3.0], "spike_law": law}
+    return path, {"measure": POINT, "noise": NOISE, "n": 8, "spike_count": 2, "spike_law": law}
+
+
+def _mixture(*measures: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "mixture", "components": [{"weight": 1.0, "measure": m} for m in measures]}
+
+
+BAD_UNIFORM = {"kind": "uniform", "low": 3.0, "high": 2.0}
+POINT_AT_3 = {"kind": "point", "at": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("request_", "slug", "where"),
+    [
+        (_spike_law(BAD_UNIFORM), "validation-error", "/spike_law"),
+        (_spike_law(BAD_UNIFORM, "/v1/simulate"), "validation-error", "/spike_law"),
+        (_spike_law(POINT | {"extra": 1}), "validation-error", "/spike_law/extra"),
+        (_spike_law(_mixture(BAD_UNIFORM)), "validation-error", "/spike_law/components/0/measure"),
+        (_spike_law(POINT_AT_3), "invalid-parameter", "/spike_law/kind"),
+        (_spike_law(POINT_AT_3, "/v1/simulate"), "invalid-parameter", "/spike_law/kind"),
+        (
+            _spike_law(_mixture({"kind": "uniform", "low": 2.0, "high": 4.0}, POINT_AT_3)),
+            "invalid-parameter",
+            "/spike_law/components",
+        ),
+    ],
+)
+async def test_field_paths_inside_spike_law(
+    client: httpx.AsyncClient, request_: tuple[str, dict[str, Any]], slug: str, where: str
+) -> None:
+    """Issue 13, item 9: they read /kind (the core's field, not prefixed) or kept
+    pydantic's tag (/spike_law/uniform)."""
+    path, body = request_
+    problem = assert_problem(await client.post(path, json=body), 422, slug)
+    assert field_paths(problem) == [where]
 
 
 HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.7976931348623157e308}
@@ -220,6 +284,44 @@ HUGE_SEMICIRCLE = {"kind": "semicircle", "center": -1.14e220, "radius": 1.797693
             },
             "at most 1e+150",
             "/measure",
+        ),
+        # issue 13, item 8: spikes far out of the noise's scale passed (the bulk's
+        # eigenvalues came out near 1e130)
+        (
+            "/v1/simulate",
+            {"measure": POINT, "noise": NOISE, "n": 3, "spikes": [1e150]},
+            "noise standard deviations",
+            "/spikes",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "uniform", "low": 1e20, "high": 2e20},
+            },
+            "noise standard deviations",
+            "/spike_law",
+        ),
+        (
+            "/v1/simulate",
+            {
+                "measure": POINT,
+                "noise": NOISE,
+                "n": 8,
+                "spike_count": 2,
+                "spike_law": {"kind": "semicircle", "center": 0.0, "radius": 1e200},
+            },
+            "at most 1e+150",
+            "/spike_law",
+        ),
+        (
+            "/v1/plot",
+            {"measure": POINT, "noise": NOISE, "spikes": [-1e16], "simulate": {"n": 4}},
+            "noise standard deviations",
+            "/spikes",
         ),
         # a comparison with the limit needs a noise level that double precision resolves
         (
@@ -371,6 +473,23 @@ async def test_a_long_unknown_path_is_echoed_clipped(client: httpx.AsyncClient) 
     r = await client.get("/" + LONG)
     body = assert_problem(r, 404, "not-found")
     assert LONG not in body["detail"] and LONG[:98] + "\u2026" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/problems/" + LONG, "/v1/sweeps/" + LONG, "/v1/sweeps/" + "0" * 32 + "/plot?format=" + LONG],
+)
+async def test_long_path_and_query_values_are_echoed_clipped(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Issue 13, item 10: the slug of /problems/{slug} was echoed whole in the detail
+    (``instance``, the request path, is kept whole by design)."""
+    r = await client.get(path)
+    assert r.status_code in (404, 422), r.text
+    body = r.json()
+    del body["instance"]
+    assert LONG not in str(body)
+    assert len(str(body)) < 2000
 
 
 async def test_short_inputs_are_echoed_whole(client: httpx.AsyncClient) -> None:

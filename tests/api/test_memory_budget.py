@@ -10,10 +10,10 @@ import anyio
 import httpx
 import pytest
 
-from app.limits import memory_estimate
+from app.runtime.limits import memory_estimate
 from app.settings import Settings
-from rmtservice import service
-from rmtservice.schemas import PlotRequest, SimulateRequest
+from rmtservice.wire import service
+from rmtservice.wire.schemas import PlotRequest, SimulateRequest
 
 from ._support import NOISE, POINT, assert_problem, field_paths, serve
 

@@ -113,3 +113,20 @@ async def test_request_examples_are_accepted(
         for name, example in examples["examples"].items():
             r = await client.post(path, json=example["value"])
             assert r.status_code == 200, (path, name, r.text)
+
+
+async def test_the_spec_states_this_deployments_limits() -> None:
+    """Issue 13, item 12: limits JSON Schema can state are in the spec a deployment
+    serves (from its settings), and no bound is written as a keyword it does not know."""
+    from ._support import serve
+
+    async with serve(max_n=77, max_atoms=33, max_eigenvector_n=11, max_sweep_n=55) as c:
+        spec = (await c.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert schemas["SimulateRequest"]["properties"]["n"]["maximum"] == 77
+    assert schemas["AtomsMeasure"]["properties"]["values"]["maxItems"] == 33
+    assert schemas["SweepRequest"]["properties"]["sizes"]["items"]["maximum"] == 55
+    assert "'maximum': 11" in str(schemas["SimulateRequest"]["allOf"])
+    text = json.dumps(spec)
+    for unknown in ('"ge":', '"le":', '"gt":', '"lt":'):
+        assert unknown not in text, unknown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 
@@ -9,7 +10,8 @@ import httpx
 import pytest
 
 import rmtservice as rs
-from rmtservice.plot import render
+from rmtservice.pictures.plot import render, render_sweep
+from rmtservice.sweeps.statistics import summarize
 
 from ._support import NOISE, POINT, assert_problem, serve
 
@@ -84,3 +86,33 @@ def test_a_title_with_control_and_unknown_characters_is_drawn_without_warnings()
         render(point, 1.0, fmt="svg", title="\U0001a0f0 \u2603")
         default = render(point, 1.0, fmt="svg")
         assert render(point, 1.0, fmt="svg", title="\x01\x02") == default
+
+
+@pytest.mark.parametrize(
+    "title", ["$\\undefinedmacro$", "$x^{$", "\\sqrt{\\sqrt{\\sqrt{", "$\\sqrt{$", "price $5 or $6"]
+)
+async def test_titles_that_look_like_mathtext_are_drawn(
+    client: httpx.AsyncClient, title: str
+) -> None:
+    """Issue 13, item 4: titles were parsed as mathtext (these gave a 500)."""
+    for fmt in ("png", "svg"):
+        r = await client.post(
+            "/v1/plot", json={"measure": POINT, "noise": NOISE, "title": title, "format": fmt}
+        )
+        assert r.status_code == 200, r.text
+
+
+def _glyphs(svg: bytes) -> set[str]:
+    return set(re.findall(r'<path id="([^"]+)"', svg.decode()))
+
+
+def test_a_title_with_dollars_is_drawn_literally() -> None:
+    """The glyphs of "price $5 or $6" are those of "price 5 or 6" and a dollar sign;
+    as mathtext they were italic (an oblique font) and had no dollar."""
+    point = rs.Point(0.0)
+    plain = _glyphs(render(point, 1.0, fmt="svg", title="price 5 or 6"))
+    dollars = _glyphs(render(point, 1.0, fmt="svg", title="price $5 or $6"))
+    assert plain < dollars and len(dollars - plain) == 1
+    assert not any("Oblique" in g for g in dollars)
+    sweep = render_sweep(summarize([]), fmt="svg", title="$x^{$ costs $5")
+    assert not any("Oblique" in g for g in _glyphs(sweep))

@@ -9,8 +9,8 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from rmtservice import service
 from rmtservice.client import AsyncClient, ServiceError
+from rmtservice.wire import service
 
 from ._support import NOISE, POINT, assert_problem, serve
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 import rmtservice as rs
-from rmtservice.cli import main
-from tests._server import uvicorn
+from rmtservice.client.cli import main
+from tests._server import free_port, server_process, uvicorn, wait_ready
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -139,7 +140,7 @@ def test_installed_command_against_a_real_server() -> None:
         cmd = [
             sys.executable,
             "-m",
-            "rmtservice.cli",
+            "rmtservice.client.cli",
             "density",
             "--point",
             "0",
@@ -187,3 +188,20 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert code == 0 and "wrote" in text
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_serve_cuts_off_slow_request_heads() -> None:
+    # `rmt serve` runs the same server as `make serve`: a stalled head gets a 408 problem
+    port = free_port()
+    command = [sys.executable, "-m", "rmtservice.client.cli", "serve", "--port", str(port)]
+    env = {"RMT_HEADER_TIMEOUT_SECONDS": "1", "RMT_EXECUTOR": "thread"}
+    with server_process(command, env) as proc:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as partial:
+            partial.sendall(b"POST /v1/density HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            data = b""
+            while chunk := partial.recv(65536):
+                data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), data
+    assert json.loads(payload)["type"] == "/problems/request-timeout"

@@ -14,7 +14,7 @@ import rmtservice as rs
 from app.main import create_app
 from app.settings import Settings
 from rmtservice.client import AsyncClient, Client, LocalClient, ServiceError
-from rmtservice.schemas import DensityRequest, DensityResponse, SimulateResponse
+from rmtservice.wire.schemas import DensityRequest, DensityResponse, SimulateResponse
 from tests._server import free_port, uvicorn
 
 UNIFORM = rs.Uniform(-1.0, 1.0)

@@ -207,6 +207,32 @@ POINT_CASES = [
         "sigma2",
     ),
     (lambda: rs.Point(0.0).pdf([0.0]), "the point law has no density", "kind"),
+    (
+        lambda: rs.Mixture([(1.0, rs.Uniform(0.0, 1.0)), (1.0, rs.Point(0.0))]).pdf([0.0]),
+        "mixture: the point law has no density",
+        "components",
+    ),
+    (
+        lambda: rs.pushforward_density(rs.Point(0.0), 1.0, rs.Point(3.0), [4.0]),
+        "the point law has no density",
+        "spike_law.kind",
+    ),
+    (
+        lambda: rs.simulate(rs.Point(0.0), 1.0, 3, spikes=[1e150], seed=0),
+        "the spikes reach 1e+150, 1e+150 noise standard deviations (more than 1e+14): double "
+        "precision cannot resolve the noise, nor the bulk, beside them; rescale the spikes, "
+        "H and sigma2 together",
+        "spikes",
+    ),
+    (
+        lambda: rs.simulate(
+            rs.Point(0.0), 1.0, 8, spike_law=rs.Uniform(1e20, 2e20), spike_count=2, seed=0
+        ),
+        "the spike law reaches 2e+20, 2e+20 noise standard deviations (more than 1e+14): "
+        "double precision cannot resolve the noise, nor the bulk, beside them; rescale the "
+        "spikes, H and sigma2 together",
+        "spike_law",
+    ),
 ]
 
 
@@ -272,6 +298,15 @@ def test_phi_is_refused_on_the_support_of_nu(measure: rs.Measure, t: float, mess
 def test_laws_below_double_precision_resolution_are_refused(build, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(rs.InvalidParameter, match=re.escape(message)):
         build()
+
+
+def test_spikes_the_noise_resolves_pass() -> None:
+    """1e13 noise standard deviations: the bulk's eigenvalues stay within rounding
+    (eps * 1e13, 2e-3) of the semicircle's support [-2, 2]."""
+    sim = rs.simulate(rs.Point(0.0), 1.0, 200, spikes=[1e13], seed=1)
+    bulk = sim.eigenvalues[0][1:]
+    np.testing.assert_allclose(sim.eigenvalues[0][0], 1e13, rtol=1e-12)
+    assert np.all(np.abs(bulk) < 2.5)
 
 
 def test_spectrum_far_from_the_origin_relative_to_the_noise_is_refused() -> None:

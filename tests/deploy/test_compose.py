@@ -56,7 +56,7 @@ def test_api_replicas_run_the_image_of_the_dockerfile(services: dict[str, Any]) 
         "gunicorn",
         "app.main:app",
         "--worker-class",
-        "app.server.UvicornWorker",
+        "app.http.server.UvicornWorker",
     ]
     assert api["expose"] == [str(image_port())]
     assert _healthcheck_url(api) == f"http://127.0.0.1:{image_port()}/healthz"

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._server import ROOT, free_port
 from tests.api._support import NOISE, POINT, assert_problem, field_paths, serve
 
-from ._servers import Server, alive, children, compute_workers, wait_until
+from ._servers import Server, alive, children, cmdline, compute_workers, wait_until
 from ._servers import serve as serve_real
 
 pytestmark = pytest.mark.slow
@@ -127,6 +128,72 @@ def test_compute_worker_killed_next_requests_succeed(busy: bool) -> None:
             assert r.status_code == 200, r.text
         assert set(compute_workers(server.proc.pid)).isdisjoint(pool)
         assert server.proc.poll() is None
+
+
+def test_simulations_past_the_deadline_are_stopped_within_a_second() -> None:
+    """Issue 13, item 5: four concurrent n = 4000 simulations answered 503 21-25 s after
+    a 10 s deadline (checked between LAPACK calls only), their work thrown away. Here four
+    of n = 3000 (1.9 s of LAPACK each, alone) on two gunicorn workers with two compute
+    processes each, on this machine's cores, against a 3 s deadline: each one's compute
+    time (Server-Timing) ends within a second of the deadline, 200 or 503."""
+    body = SLOW | {"n": 3000, "trials": 1}
+    with serve_real("gunicorn", {"RMT_DEADLINE_SECONDS": "3"}, workers=2) as server:
+        threads = [_post_in_background(server.base, body) for _ in range(4)]
+        for thread, _ in threads:
+            thread.join(timeout=60)
+        for _, (answer,) in threads:
+            assert answer.status_code in (200, 503), answer.text
+            if answer.status_code == 503:
+                assert answer.json()["type"] == "/problems/deadline-exceeded"
+            timing = answer.headers["server-timing"]
+            compute_ms = float(timing.split("compute;dur=")[1].split(";")[0])
+            assert compute_ms < 4000, timing
+        assert _density_ok(server.base)
+
+
+def test_the_masters_cluster_runs_at_the_compute_niceness() -> None:
+    """app.http.gunicorn_conf keeps its own copy (importing app.runtime.compute would
+    load the web stack into gunicorn's master)."""
+    from app.http import gunicorn_conf
+    from app.runtime import compute
+
+    assert gunicorn_conf.WORKER_NICENESS == compute.WORKER_NICENESS
+
+
+def test_sweeps_outlive_the_gunicorn_workers() -> None:
+    """The image's default (RMT_DASK_LOCAL_PORT, no scheduler given): the local cluster
+    lived in the gunicorn worker that first needed it, and went with it (every sweep a
+    404). gunicorn's master now runs it (app.http.gunicorn_conf): with both workers killed and
+    replaced, the sweep is still there, and a new one runs."""
+    env = {
+        "RMT_DASK_LOCAL_PORT": str(free_port()),
+        "RMT_DASK_WORKERS": "1",
+        "PYTHONPATH": str(ROOT),  # the cluster's processes import this checkout
+    }
+    body = {"measure": POINT, "noise": NOISE, "sizes": [20, 40], "trials": 1, "seed": 1}
+    with serve_real("gunicorn", env, workers=2) as server:
+        master = server.proc.pid
+        r = httpx.post(f"{server.base}/v1/sweeps", json=body, timeout=60)
+        assert r.status_code == 202, r.text
+        path = r.headers["location"]
+
+        def state() -> str:
+            try:
+                answer = httpx.get(f"{server.base}{path}", timeout=10)
+            except httpx.TransportError:
+                return "unreachable"
+            return str(answer.json().get("state", answer.status_code))
+
+        assert wait_until(lambda: state() == "done", 60)
+        workers = [p for p in children(master) if "dask" not in cmdline(p)]
+        assert len(workers) == 2, [cmdline(p) for p in children(master)]
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: _healthy(server.base), 60)
+        assert set(children(master)).isdisjoint(workers)
+        assert wait_until(lambda: state() == "done", 30), state()
+        r = httpx.post(f"{server.base}/v1/sweeps", json=body | {"seed": 2}, timeout=60)
+        assert r.status_code == 202, r.text
 
 
 # --- graceful shutdown --------------------------------------------------------------------
@@ -257,6 +324,82 @@ def test_slow_request_heads_are_cut_off(kind: str) -> None:
                 assert data.startswith(b"HTTP/1.1 408"), data
             assert time.monotonic() - start < 4.5
         # the server is free for others
+        assert _density_ok(server.base)
+
+
+def _send_head(address: tuple[str, int], head: bytes) -> bytes:
+    """Send ``head`` (as much as the server takes before it closes); what it answered."""
+    with socket.create_connection(address, timeout=10) as sock:
+        try:
+            sock.sendall(head)
+        except OSError:  # the server closed the connection while the head streamed in
+            pass
+        try:
+            return _closed_after(sock, 15)[0]
+        except OSError:  # reset: what it sent was lost with the connection
+            return b""
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the server's worker processes)."""
+    total = 0.0
+    for p in (pid, *children(pid)):
+        try:
+            status = open(f"/proc/{p}/status").read()
+        except OSError:
+            continue
+        total += int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return total
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_large_request_heads_are_refused_with_431(kind: str) -> None:
+    """Issue 13, item 2: an 8 MB header was accepted, and six of 48 MB took the server
+    from 110 to 423 MB. Past max_header_bytes (64 KiB) a head gets a 431 problem and the
+    connection is closed; the parser never buffers more."""
+    with serve_real(kind, workers=2) as server:
+        address = ("127.0.0.1", _port(server))
+        assert httpx.get(f"{server.base}/v1/info").json()["limits"]["max_header_bytes"] == 65536
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        # one long header, and many short ones
+        for extra in (b"X-Big: " + b"a" * 1_000_000, b"X-Many: aaaaaaaa\r\n" * 5000):
+            data = _send_head(address, request + extra + b"\r\n\r\n")
+            head, _, payload = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 431"), data[:200]
+            assert b"content-type: application/problem+json" in head.lower()
+            assert b"connection: close" in head.lower()
+            problem = json.loads(payload)
+            assert problem["type"] == "/problems/headers-too-large"
+            assert problem["status"] == 431 and "65536 bytes" in problem["detail"]
+        # below the limit: answered; a large body in the same write as its head is no head
+        near = request + b"X-Near: " + b"a" * 60_000 + b"\r\n\r\n"
+        assert (
+            _send_head(address, near + request + b"Connection: close\r\n\r\n").count(
+                b"HTTP/1.1 200"
+            )
+            == 2
+        )
+        body = json.dumps(DENSITY).encode() + b" " * 300_000
+        post = (
+            b"POST /v1/density HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert _send_head(address, post + body).startswith(b"HTTP/1.1 200")
+        # six heads of 48 MB at once: refused, the memory stays, /healthz answers
+        before = _rss_mb(server.proc.pid)
+        huge = request + b"X-Huge: " + b"a" * 48_000_000
+        threads = [threading.Thread(target=_send_head, args=(address, huge)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        latencies = []
+        while any(t.is_alive() for t in threads):
+            start = time.perf_counter()
+            assert _healthy(server.base)
+            latencies.append(time.perf_counter() - start)
+        for t in threads:
+            t.join()
+        assert _rss_mb(server.proc.pid) - before < 50
+        assert max(latencies) < 0.5, latencies
         assert _density_ok(server.base)
 
 

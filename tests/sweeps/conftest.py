@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rmtservice.dask_sweeps import local_cluster
+from rmtservice.sweeps.store import local_cluster
 
 
 @pytest.fixture(scope="session")

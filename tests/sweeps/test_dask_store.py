@@ -10,7 +10,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 import rmtservice as rs
-from rmtservice.dask_sweeps import (
+from rmtservice.sweeps.statistics import sweep_trial
+from rmtservice.sweeps.store import (
     PREFIX,
     SweepNotFound,
     SweepPlan,
@@ -18,7 +19,6 @@ from rmtservice.dask_sweeps import (
     SweepStatus,
     SweepStore,
 )
-from rmtservice.sweep import sweep_trial
 
 UNIFORM = rs.Uniform(-1.0, 1.0)
 
@@ -133,3 +133,63 @@ def test_seed_changes_the_draws(dask_client: Any) -> None:
     b = _wait(store, store.submit(SweepPlan(UNIFORM, 1.0, [50], 2, seed=2)).id)
     assert [r.seed for r in a.results] != [r.seed for r in b.results]
     assert not np.allclose([r.kolmogorov for r in a.results], [r.kolmogorov for r in b.results])
+
+
+def _record(client: Any, sid: str) -> dict[str, Any]:
+    """The published record as it is, without reading the sweep (which would finalise it)."""
+    record: dict[str, Any] = client.get_dataset(PREFIX + sid)
+    return record
+
+
+def _end_state(client: Any, sid: str) -> str:
+    def state(dask_scheduler: Any = None) -> str:
+        ts = dask_scheduler.tasks.get(f"{PREFIX}{sid}-end")
+        return "forgotten" if ts is None else str(ts.state)
+
+    return str(client.run_on_scheduler(state))
+
+
+def test_sweeps_are_final_when_they_end_unread(dask_client: Any) -> None:
+    """Issue 13, item 3: finished sweeps counted as active until someone read them (8
+    unread ones refused the 9th), and their time to live started at that first read."""
+    store = SweepStore(dask_client, max_active=2)
+    sids = [store.submit(SweepPlan(UNIFORM, 1.0, [20, 40], 1, seed=s)).id for s in (1, 2)]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(_record(dask_client, sid)["state"] == "done" for sid in sids):
+            break
+        time.sleep(0.1)
+    records = [_record(dask_client, sid) for sid in sids]
+    assert [r["state"] for r in records] == ["done", "done"]
+    assert all(r["finished"] is not None and r["futures"] == [] for r in records)
+    third = store.submit(SweepPlan(UNIFORM, 1.0, [20], 1, seed=3))  # not busy
+    _wait(store, third.id)
+    for sid in sids:
+        assert _tasks_left(dask_client, sid) == []
+
+
+def test_a_sweep_whose_submitter_is_gone_ends_and_expires_unread(
+    cluster: Any, dask_client: Any
+) -> None:
+    """The submitting process (and its callback) gone, the next submission through
+    another one finalises the ended sweep, with the time it ended: it is not active,
+    and it expires ``ttl`` after its end, unread."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address, set_as_default=False) as gone:
+        sid = SweepStore(gone).submit(SweepPlan(UNIFORM, 1.0, [20, 30], 1, seed=4)).id
+    deadline = time.monotonic() + 60
+    while _end_state(dask_client, sid) != "memory" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _end_state(dask_client, sid) == "memory"
+    ended = time.time()
+    assert _record(dask_client, sid)["state"] == "queued"  # nobody finalised it yet
+    time.sleep(0.5)
+    store = SweepStore(dask_client, max_active=1, ttl=1.0)
+    other = store.submit(SweepPlan(UNIFORM, 1.0, [20], 1, seed=5))  # not busy
+    record = _record(dask_client, sid)
+    assert record["state"] == "done" and record["finished"] <= ended
+    time.sleep(1.0)
+    store.purge()
+    assert sid not in store.ids()
+    _wait(store, other.id)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rmtservice.cli import main
 from rmtservice.client import Client, LocalClient, ServiceError
+from rmtservice.client.cli import main
 from tests._server import uvicorn
 
 UNIFORM = {"kind": "uniform", "low": -1.0, "high": 1.0}
@@ -68,7 +68,9 @@ def test_cli_sweep_on_the_service(
     assert "rates: log error = a + rate log n" in out.out
     assert "sweeping [" in out.err and "6/6" in out.err
     assert picture.read_bytes().lstrip().startswith(b"<?xml")
-    code = main([*argv, "--detach", "--json"])
+    # large enough not to end before it is cancelled (an ended sweep stays as it ended)
+    big = ["sweep", "--uniform", "-1", "1", "--sigma2", "1", "--sizes", "1000:2000:1000"]
+    code = main([*big, "--trials", "4", "--seed", "5", "--url", url, "--detach", "--json"])
     detached = json.loads(capsys.readouterr().out)
     assert code == 0 and detached["state"] in ("queued", "running")
     code = main(["sweep-cancel", detached["id"], "--url", url])

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 import rmtservice as rs
 from rmtservice.density import kolmogorov_distance, support
 from rmtservice.simulate import h_spectrum
-from rmtservice.sweep import (
+from rmtservice.sweeps.statistics import (
     REFERENCE_RATES,
     TrialStats,
     check_plan,

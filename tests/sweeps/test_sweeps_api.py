@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,8 +16,11 @@ import pytest
 
 import rmtservice as rs
 from app.main import create_app
+from app.runtime.compute import WORKER_NICENESS
+from app.runtime.sweeps import Sweeps
 from app.settings import Settings
-from rmtservice.sweep import sweep_trial, trial_seed
+from rmtservice.sweeps.statistics import sweep_trial, trial_seed
+from rmtservice.sweeps.store import local_cluster
 
 from ..api._support import assert_problem, field_paths
 
@@ -128,7 +134,7 @@ async def test_refusals(cluster: Any) -> None:
         assert_problem(await c.post(f"/v1/sweeps/{'a' * 32}/cancel"), 404, "not-found")
         cases = [
             ({"sizes": [100, 100]}, 422, "validation-error", "increasing and distinct"),
-            ({"sizes": [1]}, 422, "validation-error", "sizes must be >= 2"),
+            ({"sizes": [1]}, 422, "validation-error", "greater than or equal to 2"),
             ({"sizes": []}, 422, "validation-error", None),
             ({"trials": 0}, 422, "validation-error", None),
             ({"sizes": [100, 600]}, 422, "limit-exceeded", "n = 600 is over the limit 500"),
@@ -193,3 +199,58 @@ async def test_a_sweep_outlives_the_replica_that_started_it(cluster: Any) -> Non
     async with replica(dask_scheduler=address) as b:
         out = await _wait(b, sid)
     assert out["state"] == "done" and out["progress"] == {"done": 6, "failed": 0, "total": 6}
+
+
+async def test_an_unreachable_scheduler_fails_fast_and_is_tried_again() -> None:
+    """Issue 13, item 7: every request waited the connect timeout in turn behind a lock
+    (four requests: 10, 10, 20, 20 s). One attempt is waited for; then 503 at once,
+    while a thread tries again, and finds the scheduler once it is there."""
+    port = _free_port()
+    where = f"tcp://127.0.0.1:{port}"
+    settings = {"dask_connect_timeout_seconds": 2.0, "retry_after_seconds": 1}
+    async with replica(dask_scheduler=where, **settings) as c:
+        path = f"/v1/sweeps/{'0' * 32}"
+        start = time.monotonic()
+        answers = await asyncio.gather(*(c.get(path) for _ in range(4)))
+        first = time.monotonic() - start
+        for r in answers:
+            assert_problem(r, 503, "scheduler-unavailable")
+        assert first < 3.5, f"four requests took {first:.1f} s (one attempt is 2 s)"
+        start = time.monotonic()
+        assert_problem(await c.get(path), 503, "scheduler-unavailable")
+        assert time.monotonic() - start < 0.5
+        cluster = await asyncio.to_thread(local_cluster, 1, port=port)
+        try:
+            for _ in range(100):  # the background attempt comes every second
+                r = await c.get(path)
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert_problem(r, 404, "not-found")
+        finally:
+            await asyncio.to_thread(cluster.close)
+
+
+def _nice_of_this_thread() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _least_nice_thread() -> int:
+    tasks = os.listdir("/proc/self/task")
+    return min(os.getpriority(os.PRIO_PROCESS, int(t)) for t in tasks)
+
+
+def test_the_local_cluster_runs_at_the_compute_processes_niceness() -> None:
+    """Issue 13, item 6: Dask workers ran at normal priority beside compute processes at
+    nice 10 (a /v1/simulate of n = 1000 took 2.8 s instead of 0.3 s during sweeps).
+    Every thread of each worker, that of its tasks too, also after a restart."""
+    sweeps = Sweeps(Settings(dask_workers=1))
+    try:
+        store = sweeps._connect()
+        client = store.client
+        for _ in range(2):
+            assert client.submit(_nice_of_this_thread, pure=False).result() >= WORKER_NICENESS
+            assert min(client.run(_least_nice_thread).values()) >= WORKER_NICENESS
+            client.restart()
+    finally:
+        sweeps.close()

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.ui import CSP
 from app.main import create_app
-from app.routes.ui import CSP
 from app.settings import Settings
 from tests._server import uvicorn
 

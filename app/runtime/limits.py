@@ -1,0 +1,308 @@
+"""Per-deployment limits on a validated request (cheap: sizes only, no numerics).
+
+One registry, :data:`RULES`, says per request type which sizes fall under which
+setting, where its cost comes from and what memory it needs; :func:`check`,
+:func:`cost` and :func:`memory_estimate` read it (a new endpoint is one row).
+
+Each check raises :class:`~rmtservice.errors.LimitExceeded` with the dotted path of
+the offending field, which :mod:`app.problems` turns into a 422 with ``errors``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.settings import Settings
+from rmtservice.errors import DeadlineExceeded, LimitExceeded
+from rmtservice.wire.schemas import (
+    DensityRequest,
+    InverseRequest,
+    MatrixMeasure,
+    MeasureModel,
+    OutliersRequest,
+    PlotRequest,
+    SimulateRequest,
+    StieltjesRequest,
+    SupportRequest,
+)
+from rmtservice.wire.service import PUSHFORWARD_POINTS
+
+__all__ = ["RULES", "Rules", "check", "check_time", "cost", "lapack_work", "memory_needed"]
+
+
+def _at_most(field: str, value: int, limit: int, what: str, setting: str) -> None:
+    if value > limit:
+        raise LimitExceeded(
+            f"{field}: {what} {value} is over the limit {limit} ({setting} in /v1/info)",
+            field=field,
+        )
+
+
+def _measure(measure: MeasureModel, settings: Settings, name: str = "measure") -> None:
+    depth = measure.depth
+    _at_most(name, depth, settings.max_mixture_depth, "mixture depth", "max_mixture_depth")
+    _at_most(name, measure.size, settings.max_atoms, "atom count", "max_atoms")
+    for path, part in measure.walk(name):
+        if isinstance(part, MatrixMeasure):
+            rows = len(part.entries)
+            limit = settings.max_matrix_rows
+            _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
+
+
+# ------------------------------------------------------------------- cost
+
+
+#: per evaluation point, the fixed work of a solver step, in units of one atom's term
+POINT_OVERHEAD = 16
+
+
+def cost(req: BaseModel) -> int | None:
+    """A rough estimate of the work of ``req`` (sizes only): ``(atoms + 16) x (points +
+    atoms)``, the terms a few solver steps sum, plus ``rows^3 / 64`` per matrix (its
+    eigenvalues). Each of the ``points`` where the limit is evaluated sums over every
+    atom of nu (plus a fixed overhead per point), and the search for the support can
+    evaluate as many points as there are gaps between atoms. A continuous law counts as
+    one atom, a matrix as its rows, a spike law adds its own. One unit is 0.1 to 0.4
+    microseconds on a 2-core machine of 2026 (a point mass cheapest, a mixture or a
+    Marchenko-Pastur law dearest). ``None`` for a simulation or a picture."""
+    rules = RULES.get(type(req))
+    points = None if rules is None or rules.points is None else rules.points(req)
+    measure = getattr(req, "measure", None)
+    if points is None or not isinstance(measure, MeasureModel):
+        return None
+    atoms = measure.size
+    eigen = sum(len(m.entries) ** 3 for _, m in measure.walk() if isinstance(m, MatrixMeasure))
+    law = getattr(req, "spike_law", None)
+    if isinstance(law, MeasureModel):
+        atoms += law.size
+    return (atoms + POINT_OVERHEAD) * (points + atoms) + eigen // 64
+
+
+# ------------------------------------------------------------------- time
+
+
+def lapack_work(req: BaseModel) -> float | None:
+    """A lower bound of the LAPACK work of a simulation, in units of ``n^3`` (``None``:
+    no simulation). A full spectrum (``syevd``) is one unit a trial; eigenvectors two
+    (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
+    where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
+    if isinstance(req, PlotRequest) and req.simulate is not None:
+        return req.simulate.trials * float(req.simulate.n) ** 3
+    if not isinstance(req, SimulateRequest):
+        return None
+    n = req.n
+    if req.eigenvectors:
+        per_trial = 2.0
+    elif req.top is None and req.bottom is None:
+        per_trial = 1.0
+    else:
+        subsets = [k for k in (req.top, req.bottom) if k is not None]
+        per_trial = sum(0.0 if n >= 400 and k <= n // 20 else 1.0 for k in subsets)
+    if req.dtype == "float32":
+        per_trial *= 0.5
+    return req.trials * per_trial * float(n) ** 3
+
+
+def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> None:
+    """Refuse (``DeadlineExceeded``, 503) a simulation whose LAPACK work alone, at the
+    speed measured here, passes the deadline: it cannot finish, and would hold a worker
+    until it is stopped."""
+    work = lapack_work(req)
+    if work is None:
+        return
+    if isinstance(req, SimulateRequest):
+        field, n, trials = "n", req.n, req.trials
+        parallel = min(settings.trial_workers, trials, os.cpu_count() or 1)
+    else:
+        assert isinstance(req, PlotRequest) and req.simulate is not None
+        field, n, trials, parallel = "simulate.n", req.simulate.n, req.simulate.trials, 1
+    seconds = work * seconds_per_n3 / parallel
+    if seconds > settings.deadline_seconds:
+        raise DeadlineExceeded(
+            f"{field}: n = {n} and {trials} trial(s) need at least {seconds:.3g} s of LAPACK "
+            f"here, over the deadline of {settings.deadline_seconds:g} s (deadline_seconds "
+            "in /v1/info); ask for less: a smaller n, fewer trials, or top",
+            field=field,
+        )
+
+
+# ----------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes the matrices of a simulation take: ``per_trial`` times ``at_once``, plus
+    ``shared`` (a ``matrix`` H, held once)."""
+
+    field: str
+    n: int
+    dtype: str
+    per_trial: int
+    at_once: int
+    shared: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.per_trial * self.at_once + self.shared
+
+
+def _mb(nbytes: int) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
+def _copies(req: SimulateRequest, at_once: int) -> int:
+    """Buffers of ``n x n`` per trial running, measured (peak RSS) with this LAPACK.
+
+    The buffer itself is 1: the full spectrum alone runs LAPACK ``syevd`` in place;
+    parallel trials (numpy's ``eigvalsh``) and ``top``/``bottom`` (LAPACK's subset
+    solver when Lanczos is not used) copy it once: 2; eigenvectors (numpy's ``eigh``:
+    a copy, the ``2 n^2`` workspace of ``syevd`` and the vectors): 5.
+    """
+    if req.eigenvectors:
+        return 5
+    if at_once > 1 or req.top is not None or req.bottom is not None:
+        return 2
+    return 1
+
+
+def _simulate_memory(req: SimulateRequest, settings: Settings) -> MemoryEstimate:
+    n, item = req.n, (4 if req.dtype == "float32" else 8)
+    at_once = max(1, min(settings.trial_workers, req.trials))
+    per_trial = _copies(req, at_once) * item * n * n
+    shared = 0
+    if isinstance(req.measure, MatrixMeasure):
+        # H itself (float64), and its lower triangle and cast per trial
+        shared, per_trial = 8 * n * n, per_trial + 16 * n * n
+    return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
+
+
+def _plot_memory(req: PlotRequest, settings: Settings) -> MemoryEstimate | None:
+    if req.simulate is None:
+        return None
+    n = req.simulate.n
+    return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
+
+
+def memory_estimate(req: BaseModel, settings: Settings) -> MemoryEstimate | None:
+    """What the matrices of ``req`` need (``None``: no simulation, negligible)."""
+    rules = RULES.get(type(req))
+    return None if rules is None or rules.memory is None else rules.memory(req, settings)
+
+
+def memory_needed(req: BaseModel, settings: Settings) -> int:
+    """Bytes to reserve from the process-wide budget for ``req`` (0: nothing)."""
+    estimate = memory_estimate(req, settings)
+    return 0 if estimate is None else estimate.total
+
+
+def _memory(req: BaseModel, settings: Settings) -> None:
+    estimate = memory_estimate(req, settings)
+    budget = settings.memory_budget_bytes
+    if estimate is None or estimate.total <= budget:
+        return
+    e = estimate
+    trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
+    raise LimitExceeded(
+        f"{e.field}: n = {e.n} needs about {_mb(e.per_trial)} per trial ({e.dtype}, "
+        f"{trials}): {_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
+        "(memory_budget_bytes in /v1/info); ask for a smaller n"
+        + (", dtype float32" if e.dtype == "float64" else "")
+        + (" or no eigenvectors" if isinstance(req, SimulateRequest) and req.eigenvectors else ""),
+        field=e.field,
+    )
+
+
+def check(req: BaseModel, settings: Settings) -> None:
+    """Raise :class:`LimitExceeded` if ``req`` is over a configured limit."""
+    measure = getattr(req, "measure", None)
+    if isinstance(measure, MeasureModel):
+        _measure(measure, settings)
+    law = getattr(req, "spike_law", None)
+    if isinstance(law, MeasureModel):
+        _measure(law, settings, "spike_law")
+    rules = RULES.get(type(req))
+    for field, value, setting, what in rules.limits(req) if rules is not None else ():
+        _at_most(field, value, getattr(settings, setting), what, setting)
+    _memory(req, settings)
+
+
+# --------------------------------------------------------------- the registry
+
+#: a size of a request under a setting: (field, value, setting, what is counted)
+Limit = tuple[str, int, str, str]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the limits know of one request type: its sizes under a setting, the points
+    where it evaluates the limit (its cost; ``None``: a simulation or a picture), and
+    the memory its matrices take. A new endpoint adds one row to :data:`RULES`."""
+
+    limits: Callable[[Any], Iterable[Limit]]
+    points: Callable[[Any], int] | None = None
+    memory: Callable[[Any, Settings], MemoryEstimate | None] | None = None
+
+
+def _density_points(req: DensityRequest) -> tuple[str, int]:
+    if req.x is not None:
+        return "x", len(req.x)
+    return ("grid.num", req.grid.num) if req.grid is not None else ("num", req.grid_points)
+
+
+def _outlier_points(req: OutliersRequest) -> int:
+    density = 0
+    if req.spike_law is not None:
+        density = req.grid.num if req.grid is not None else PUSHFORWARD_POINTS
+    return len(req.spikes) + density
+
+
+def _outlier_limits(req: OutliersRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.grid is not None:
+        yield "grid.num", req.grid.num, "max_grid_points", "point count"
+
+
+def _simulate_limits(req: SimulateRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    yield "n", req.n, "max_n", "matrix size"
+    yield "trials", req.trials, "max_trials", "trial count"
+    yield "spike_count", req.spike_count, "max_spikes", "spike count"
+    if req.eigenvectors:
+        yield "n", req.n, "max_eigenvector_n", "matrix size with eigenvectors"
+    if req.bins is not None:
+        yield "bins", req.bins, "max_grid_points", "bin count"
+    if req.edges is not None:
+        yield "edges", len(req.edges), "max_grid_points", "edge count"
+
+
+def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.simulate is not None:
+        yield "simulate.n", req.simulate.n, "max_n", "matrix size"
+        yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
+
+
+RULES: dict[type[BaseModel], Rules] = {
+    StieltjesRequest: Rules(
+        lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
+        points=lambda r: len(r.z.re),
+    ),
+    DensityRequest: Rules(
+        lambda r: [(*_density_points(r), "max_grid_points", "point count")],
+        points=lambda r: _density_points(r)[1],
+    ),
+    SupportRequest: Rules(lambda r: (), points=lambda r: 0),
+    OutliersRequest: Rules(_outlier_limits, points=_outlier_points),
+    InverseRequest: Rules(
+        lambda r: [("observed", len(r.observed), "max_spikes", "count")],
+        points=lambda r: len(r.observed),
+    ),
+    SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
+    PlotRequest: Rules(_plot_limits, memory=_plot_memory),
+}

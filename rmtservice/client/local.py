@@ -1,0 +1,188 @@
+"""``LocalClient``: the interface of :class:`rmtservice.client.Client`, computed here.
+
+Kept apart from the HTTP clients: it loads the numeric core (numpy, scipy), which a
+user who only calls the service does not pay for (``rmtservice.client`` imports this
+module on first use of ``LocalClient``). Errors are the server's problems, built from
+the same table and field paths (:mod:`rmtservice.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import rmtservice as rs
+from rmtservice.client import _ENDPOINTS, _PLOT, Client, ServiceError, _validated
+from rmtservice.errors import RMTError, core_problem
+from rmtservice.vocabulary import NOISE_LAWS
+from rmtservice.wire import schemas, service
+
+__all__ = ["LocalClient"]
+
+
+def _core_problem(exc: RMTError) -> ServiceError:
+    """The server's answer to the same error (one table, :mod:`rmtservice.errors`)."""
+    return ServiceError(core_problem(exc))
+
+
+class LocalClient:
+    """The same interface as :class:`Client`, computed in this process by the core.
+
+    ``deadline``: seconds allowed to one call (``None``: no limit). Sweeps run on Dask
+    (package ``distributed``): on the scheduler at ``dask_scheduler``, else on a
+    ``LocalCluster`` of ``dask_workers`` processes on 127.0.0.1, started at the first
+    sweep and stopped by :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        *,
+        deadline: float | None = None,
+        dask_scheduler: str | None = None,
+        dask_workers: int = 2,
+    ) -> None:
+        self.deadline = deadline
+        self.dask_scheduler = dask_scheduler
+        self.dask_workers = dask_workers
+        self._dask: tuple[Any, Any, Any] | None = None  # cluster, client, store
+
+    def __enter__(self) -> LocalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the local Dask cluster of sweeps, if one was started."""
+        if self._dask is not None:
+            cluster, client, _ = self._dask
+            self._dask = None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _call(self, name: str, request: Any, fields: dict[str, Any], **options: Any) -> Any:
+        from rmtservice import deadline
+
+        _, req_model, _ = _ENDPOINTS[name]
+        req = _validated(req_model, request, fields)
+        fn: Callable[..., Any] = getattr(service, name)
+        try:
+            with deadline.limit(self.deadline), np.errstate(all="ignore"):
+                return fn(req, **options)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
+
+    def stieltjes(self, request: Any = None, **fields: Any) -> schemas.StieltjesResponse:
+        """``f(z)`` and ``omega(z)`` of the limit."""
+        return self._call("stieltjes", request, fields)
+
+    def density(self, request: Any = None, **fields: Any) -> schemas.DensityResponse:
+        """Density, support, mean and variance."""
+        return self._call("density", request, fields)
+
+    def support(self, request: Any = None, **fields: Any) -> schemas.SupportResponse:
+        """Support components with masses."""
+        return self._call("support", request, fields)
+
+    def outliers(self, request: Any = None, **fields: Any) -> schemas.OutliersResponse:
+        """Separated spikes, locations, thresholds, overlaps."""
+        return self._call("outliers", request, fields)
+
+    def inverse(self, request: Any = None, **fields: Any) -> schemas.InverseResponse:
+        """Spikes behind observed outliers."""
+        return self._call("inverse", request, fields)
+
+    def simulate(
+        self,
+        request: Any = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        **fields: Any,
+    ) -> schemas.SimulateResponse:
+        """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
+        return self._call("simulate", request, fields, progress=progress)
+
+    def plot(self, request: Any = None, **fields: Any) -> bytes:
+        """PNG or SVG bytes of the picture, drawn here (matplotlib)."""
+        from rmtservice import deadline
+
+        req = _validated(_PLOT[1], request, fields)
+        try:
+            with deadline.limit(self.deadline), np.errstate(all="ignore"):
+                return service.plot(req)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
+
+    def info(self) -> schemas.InfoResponse:
+        """Version; no limits apply locally (reported as empty)."""
+        return schemas.InfoResponse(
+            version=rs.__version__,
+            measure_kinds=list(schemas.MEASURE_KINDS),
+            noise_distributions=list(NOISE_LAWS),
+            limits={},
+        )
+
+    # ------------------------------------------------------------------ sweeps
+    def _store(self) -> Any:
+        if self._dask is None:
+            from distributed import Client as DaskClient
+
+            from rmtservice.sweeps.store import SweepStore, local_cluster
+
+            cluster: Any = None
+            if self.dask_scheduler is None:
+                cluster = local_cluster(self.dask_workers)
+            client = DaskClient(self.dask_scheduler or cluster, set_as_default=False)
+            self._dask = (cluster, client, SweepStore(client))
+        return self._dask[2]
+
+    def _sweep_call(self, fn: Callable[[Any], Any], *, trials: bool = False) -> Any:
+        try:
+            return service.sweep_response(fn(self._store()), trials=trials)
+        except RMTError as exc:  # SweepNotFound and SweepsBusy too
+            raise _core_problem(exc) from exc
+
+    def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
+        """Start a sweep over n on Dask; returns at once, state queued."""
+        req = _validated(schemas.SweepRequest, request, fields)
+        plan, echo = service.sweep_plan(req)
+        meta = {"request": echo.model_dump(mode="json")}
+        return self._sweep_call(lambda store: store.submit(plan, meta))
+
+    def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
+        """State, progress and results so far."""
+        return self._sweep_call(lambda store: store.status(sweep_id), trials=trials)
+
+    def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
+        """Stop what has not run; keep what has."""
+        return self._sweep_call(lambda store: store.cancel(sweep_id))
+
+    def sweep_plot(self, sweep_id: str, *, format: str = "png") -> bytes:
+        """PNG or SVG bytes of the sweep's errors against n, drawn here."""
+        try:
+            status = self._store().status(sweep_id)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
+        return service.sweep_plot(status, fmt=format)
+
+    def wait_sweep(
+        self,
+        sweep_id: str,
+        *,
+        poll: float = 0.5,
+        timeout: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        trials: bool = False,
+    ) -> schemas.SweepResponse:
+        """Poll until the sweep ends; ``progress(done, total)`` at each poll."""
+        return Client.wait_sweep(
+            self,  # type: ignore[arg-type]  # the same loop over this class's sweep_status
+            sweep_id,
+            poll=poll,
+            timeout=timeout,
+            progress=progress,
+            trials=trials,
+        )

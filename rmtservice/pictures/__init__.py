@@ -1,0 +1,2 @@
+"""Pictures (matplotlib): the spectrum with its limit and outliers, and a sweep's
+errors against n (:mod:`.plot`)."""

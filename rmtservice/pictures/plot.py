@@ -1,0 +1,246 @@
+"""Pictures of the spectrum: the limiting density against simulation (matplotlib, Agg).
+
+One axis: the exact density of the limit with its support shaded, the detection
+thresholds and the predicted outlier positions ``phi(theta)`` marked, and optionally a
+histogram of simulated eigenvalues of ``H + W`` with the observed outliers. Output is
+PNG or SVG bytes, identical for identical inputs (no dates, fixed SVG ids). Titles are
+drawn as given: ``$`` is a dollar sign, not the start of mathtext.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rmtservice.density import boundary_values, grid, support
+from rmtservice.measures import Atoms, MarchenkoPastur, Measure, Mixture, Point, Semicircle, Uniform
+from rmtservice.outliers import OutlierReport, outliers
+from rmtservice.simulate import Simulation
+from rmtservice.sweeps.statistics import SweepSummary
+from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
+
+__all__ = ["FORMATS", "describe", "render", "render_sweep"]
+
+FORMATS = IMAGE_MEDIA_TYPES
+
+
+def describe(measure: Measure) -> str:
+    """A short human name of the law, for titles."""
+    if isinstance(measure, Point):
+        return f"point mass at {measure.at:g}"
+    if isinstance(measure, Uniform):
+        return f"uniform on [{measure.low:g}, {measure.high:g}]"
+    if isinstance(measure, Semicircle):
+        return f"semicircle (center {measure.center:g}, radius {measure.radius:g})"
+    if isinstance(measure, MarchenkoPastur):
+        return f"Marchenko-Pastur (ratio {measure.ratio:g}, scale {measure.scale:g})"
+    if isinstance(measure, Mixture):
+        return "mixture of " + ", ".join(describe(m) for _, m in measure.parts)
+    if isinstance(measure, Atoms):
+        return f"{measure.size} atoms" if measure.size != 1 else f"atom at {measure.values[0]:g}"
+    return measure.kind
+
+
+@dataclass(frozen=True)
+class _Panel:
+    x: np.ndarray
+    density: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def _panel(measure: Measure, sigma2: float, span: tuple[float, float] | None) -> _Panel:
+    sup = support(measure, sigma2)
+    x = grid(sup, max(800, 2 * len(sup) + 16))
+    width = float(sup.upper[-1] - sup.lower[0])
+    lo, hi = float(sup.lower[0]) - 0.08 * width, float(sup.upper[-1]) + 0.08 * width
+    if span is not None:
+        lo, hi = min(lo, span[0]), max(hi, span[1])
+    x = np.unique(np.concatenate([x, np.linspace(lo, hi, 200)]))
+    dens = boundary_values(measure, sigma2, x, sup=sup).density
+    return _Panel(x, dens, sup.lower, sup.upper)
+
+
+def render(
+    measure: Measure,
+    sigma2: float,
+    *,
+    spikes: Sequence[float] = (),
+    simulation: Simulation | None = None,
+    fmt: str = "png",
+    title: str | None = None,
+) -> bytes:
+    """The picture as PNG or SVG bytes (about 1000 x 600 pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report = outliers(measure, sigma2, spikes)
+    located = [o.location for o in report.outliers if o.location is not None]
+    values = [] if simulation is None else [e for e in simulation.eigenvalues]
+    points = located + [float(v) for e in values for v in (e[0], e[-1])]
+    span = (min(points), max(points)) if points else None
+    panel = _panel(measure, sigma2, span)
+    with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
+        fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+        try:
+            _draw(ax, panel, report, simulation)
+            name = _printable(title) or f"{describe(measure)},  σ² = {sigma2:g}"
+            # literally: mathtext would parse "$...$" (and refuse "$x^{$" with an error)
+            ax.set_title(name, fontsize=12, parse_math=False)
+            buf = _save(fig, fmt)
+        finally:
+            plt.close(fig)
+    return buf.getvalue()
+
+
+_SWEEP_PANELS = (
+    ("outlier_error", "outlier error  max |λ − φ(θ)|"),
+    ("edge_error", "edge error  |λ_edge − E|"),
+    ("kolmogorov", "Kolmogorov distance"),
+)
+
+
+def render_sweep(summary: SweepSummary, *, fmt: str = "png", title: str | None = None) -> bytes:
+    """Per-size means (± standard error) of the three errors of a sweep on log-log axes,
+    with the fitted rate and the reference rate; PNG or SVG bytes (about 1200 x 450)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
+        fig, axes = plt.subplots(1, 3, figsize=(12, 4.5), dpi=100)
+        try:
+            for ax, (name, label) in zip(axes, _SWEEP_PANELS, strict=True):
+                _sweep_panel(ax, summary, name, label)
+            name = _printable(title) or "Monte Carlo sweep over n"
+            fig.suptitle(name, fontsize=12, parse_math=False)
+            fig.tight_layout()
+            buf = _save(fig, fmt)
+        finally:
+            plt.close(fig)
+    return buf.getvalue()
+
+
+def _printable(title: str | None) -> str | None:
+    """A title without control characters (they have no glyph); None if nothing is left."""
+    if title is None:
+        return None
+    kept = "".join(c for c in title if unicodedata.category(c) != "Cc").strip()
+    return kept or None
+
+
+def _save(fig: Any, fmt: str) -> io.BytesIO:
+    """``fig`` as PNG or SVG, reproducibly (no software or date stamps). A character of a
+    title that the font lacks is drawn as a box, without a warning in the log."""
+    buf = io.BytesIO()
+    meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        fig.savefig(buf, format=fmt, metadata=meta)
+    return buf
+
+
+def _sweep_panel(ax: Any, summary: SweepSummary, name: str, label: str) -> None:
+    rows = [(z.n, m) for z in summary.sizes if (m := z.metrics[name]) is not None and m.mean > 0]
+    ax.set_title(label, fontsize=10)
+    ax.set_xlabel("n")
+    ax.grid(alpha=0.25, which="both")
+    if not rows:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        return
+    n = np.array([r[0] for r in rows], dtype=float)
+    mean = np.array([r[1].mean for r in rows])
+    err = np.array([r[1].stderr for r in rows])
+    ax.errorbar(n, mean, yerr=np.minimum(err, 0.95 * mean), fmt="o", color="#1f4e79", capsize=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    fit = summary.fits[name]
+    if fit is None:
+        return
+    xs = np.geomspace(n[0], n[-1], 50)
+    se = f" ± {fit.rate_stderr:.2f}" if fit.rate_stderr is not None else ""
+    ax.plot(
+        xs,
+        np.exp(fit.intercept) * xs**fit.rate,
+        "--",
+        color="#c0392b",
+        label=f"fit: n^{fit.rate:.2f}{se}",
+    )
+    mid = float(np.exp(np.mean(np.log(n))))
+    anchor = float(np.exp(fit.intercept) * mid**fit.rate)
+    ax.plot(
+        xs,
+        anchor * (xs / mid) ** fit.reference,
+        ":",
+        color="#555555",
+        label=f"reference n^{fit.reference:.2f}",
+    )
+    ax.legend(fontsize=8, frameon=False)
+
+
+def _draw(ax: Any, panel: _Panel, report: OutlierReport, simulation: Simulation | None) -> None:
+    for k, (a, b) in enumerate(zip(panel.lower, panel.upper, strict=True)):
+        ax.axvspan(a, b, color="#d8e6f3", zorder=0, label="support" if k == 0 else None)
+    if simulation is not None:
+        pooled = np.concatenate(simulation.eigenvalues)
+        bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
+        ax.hist(
+            pooled,
+            bins=bins,
+            density=True,
+            color="#f0b27a",
+            alpha=0.7,
+            label=f"simulated eigenvalues (n = {simulation.eigenvalues[0].size})",
+            zorder=1,
+        )
+        observed = [
+            o.observed
+            for o in simulation.outliers
+            if o.predicted is not None and o.observed is not None
+        ]
+        if observed:
+            ax.plot(
+                observed,
+                np.zeros(len(observed)),
+                "v",
+                color="#a04000",
+                markersize=9,
+                label="observed outliers",
+                zorder=4,
+                clip_on=False,
+            )
+    ax.plot(panel.x, panel.density, color="#1f4e79", lw=2, label="limit density", zorder=3)
+    lower, upper = report.thresholds
+    top = float(np.max(panel.density)) if panel.density.size else 1.0
+    located = [o.location for o in report.outliers if o.location is not None]
+    for k, y in enumerate(located):
+        ax.axvline(
+            y,
+            color="#c0392b",
+            ls="--",
+            lw=1.2,
+            zorder=2,
+            label="predicted outliers φ(θ)" if k == 0 else None,
+        )
+    ax.annotate(
+        f"detection thresholds θ: {lower:.4g}, {upper:.4g}",
+        xy=(0.01, 0.97),
+        xycoords="axes fraction",
+        va="top",
+        fontsize=9,
+        color="#555555",
+    )
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density")
+    ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
+    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    ax.grid(alpha=0.25)

@@ -1,0 +1,2 @@
+"""Sweeps over n: per-trial statistics and rate fits (:mod:`.statistics`), and the
+plan and store that run them on Dask (:mod:`.store`)."""

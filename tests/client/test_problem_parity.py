@@ -1,0 +1,126 @@
+"""One error vocabulary: the same bad input gets the same problem from the server (raw
+HTTP), from :class:`Client` and from :class:`LocalClient` (issue 14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from rmtservice.client import Client, LocalClient, ServiceError
+
+POINT = {"kind": "point", "at": 0.0}
+NOISE = {"sigma2": 1.0}
+UNIFORM = {"kind": "uniform", "low": -1.0, "high": 1.0}
+ASYMMETRIC = {"kind": "matrix", "entries": [[1.0, 2.0], [3.0, 4.0]]}
+SYMMETRIC = {"kind": "matrix", "entries": [[1.0, 0.0], [0.0, 1.0]]}
+PATHS = {
+    "stieltjes": "/v1/stieltjes",
+    "density": "/v1/density",
+    "support": "/v1/support",
+    "outliers": "/v1/outliers",
+    "inverse": "/v1/outliers/inverse",
+    "simulate": "/v1/simulate",
+    "plot": "/v1/plot",
+}
+
+#: (endpoint, body): each refused, by the request schema or by the core
+BAD: list[tuple[str, dict[str, Any]]] = [
+    ("density", {"measure": POINT, "noise": {"sigma2": -1.0}, "x": [0.0]}),
+    ("density", {"measure": POINT, "noise": {"sigma2": 1e300}, "x": [0.0]}),
+    ("density", {"measure": {"kind": "cauchy", "at": 0.0}, "noise": NOISE}),
+    ("density", {"noise": NOISE, "x": [0.0]}),
+    ("density", {"measure": POINT, "noise": NOISE, "colour": "red"}),
+    ("density", {"measure": {"kind": "uniform", "low": 1.0, "high": 0.0}, "noise": NOISE}),
+    ("density", {"measure": {"kind": "atoms", "values": [0, 1], "weights": [0.5]}, "noise": NOISE}),
+    (
+        "density",
+        {"measure": {"kind": "atoms", "values": [0, 1], "weights": [2, -1]}, "noise": NOISE},
+    ),
+    ("density", {"measure": POINT, "noise": NOISE, "x": "everywhere"}),
+    ("density", {"measure": POINT, "noise": NOISE, "grid": {"start": 1, "stop": 0, "num": 5}}),
+    (
+        "density",
+        {
+            "measure": {
+                "kind": "mixture",
+                "components": [{"weight": 1.0, "measure": {"kind": "point", "at": "zero"}}],
+            },
+            "noise": NOISE,
+        },
+    ),
+    ("stieltjes", {"measure": POINT, "noise": NOISE, "z": {"re": [0.0], "im": [-1.0]}}),
+    ("stieltjes", {"measure": POINT, "noise": NOISE, "z": {"re": [0.0, 1.0], "im": [1.0]}}),
+    ("support", {"measure": {"kind": "semicircle", "center": 0, "radius": -1}, "noise": NOISE}),
+    ("support", {"measure": {"kind": "marchenko_pastur", "ratio": -1, "scale": 1}, "noise": NOISE}),
+    ("support", {"measure": {"kind": "mixture", "components": []}, "noise": NOISE}),
+    ("outliers", {"measure": POINT, "noise": NOISE, "spikes": [3.0, "four"]}),
+    ("inverse", {"measure": POINT, "noise": NOISE}),
+    ("simulate", {"measure": ASYMMETRIC, "noise": NOISE, "n": 2}),
+    ("simulate", {"measure": SYMMETRIC, "noise": NOISE, "n": 3}),
+    ("simulate", {"measure": UNIFORM, "noise": NOISE, "n": 0}),
+    ("simulate", {"measure": UNIFORM, "noise": {"sigma2": 1, "distribution": "student_t"}, "n": 4}),
+    ("simulate", {"measure": UNIFORM, "noise": {"sigma2": 1, "df": 6}, "n": 4}),
+    ("simulate", {"measure": UNIFORM, "noise": NOISE, "n": 4, "seed": 2**53}),
+    ("simulate", {"measure": UNIFORM, "noise": NOISE, "n": 4, "dtype": "float16"}),
+    ("simulate", {"measure": UNIFORM, "noise": NOISE, "n": 4, "top": 5}),
+    ("simulate", {"measure": SYMMETRIC, "noise": NOISE, "n": 2, "spikes": [3.0]}),
+    ("density", {"measure": {"kind": "uniform", "low": -1e200, "high": 1e200}, "noise": NOISE}),
+    (
+        "stieltjes",
+        {
+            "measure": {"kind": "atoms", "values": [1e200, -1e200], "weights": [0.5, 0.5]},
+            "noise": NOISE,
+            "z": {"re": [0.0], "im": [1.0]},
+        },
+    ),
+    ("plot", {"measure": POINT, "noise": NOISE, "format": "gif"}),
+]
+
+
+def _members(problem: dict[str, Any]) -> tuple[Any, ...]:
+    paths = [e["path"] for e in problem.get("errors") or []]
+    return problem["type"], problem["title"], problem["status"], problem["detail"], paths
+
+
+def _through(client: Any, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    with pytest.raises(ServiceError) as info:
+        getattr(client, endpoint)(body)
+    assert info.value.status == info.value.problem["status"]
+    return info.value.problem
+
+
+@pytest.fixture(scope="module")
+def local() -> Any:
+    with LocalClient() as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"), BAD, ids=[f"{e}-{i}" for i, (e, _) in enumerate(BAD)]
+)
+def test_the_same_problem_everywhere(
+    server: str, local: LocalClient, endpoint: str, body: dict[str, Any]
+) -> None:
+    raw = httpx.post(server + PATHS[endpoint], json=body, timeout=60)
+    assert raw.headers["content-type"] == "application/problem+json"
+    assert 400 <= raw.status_code < 500, raw.text
+    expected = _members(raw.json())
+    with Client(server, retries=0) as remote:
+        assert _members(_through(remote, endpoint, body)) == expected
+    assert _members(_through(local, endpoint, body)) == expected
+
+
+@pytest.mark.slow
+def test_an_unknown_sweep_is_the_same_404_everywhere(server: str) -> None:
+    sweep_id = "0" * 32  # well formed, never submitted
+    raw = httpx.get(f"{server}/v1/sweeps/{sweep_id}", timeout=60)
+    assert raw.status_code == 404 and raw.json()["type"] == "/problems/not-found"
+    expected = _members(raw.json())
+    with Client(server, retries=0) as remote, pytest.raises(ServiceError) as r:
+        remote.sweep_status(sweep_id)
+    assert _members(r.value.problem) == expected
+    with LocalClient(dask_workers=1) as local, pytest.raises(ServiceError) as here:
+        local.sweep_status(sweep_id)
+    assert _members(here.value.problem) == expected
