@@ -16,14 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 ROWS, COLS, COUNT = 2048, 4096, 64  # 64 float32 tensors of 32 MiB: 2 GiB
 
-# Runs in a fresh process, so that its peak resident size (ru_maxrss, KiB on Linux) starts
-# from this process's own imports and not from whatever the test session did before.
+# Runs in a fresh process, and reads the peak resident size of that program's own memory
+# (VmHWM), not ru_maxrss: the kernel carries the forking parent's peak into ru_maxrss over
+# exec, so in a test session grown to 800 MB the child's ru_maxrss started at 800 MB and
+# hid every growth below it.
 MEASURE = """
-import json, resource, sys
+import json, sys
 from rmtservice.io import iter_matrices, list_tensors, write_like
 
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open("/proc/self/status") as f:
+        kib = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    return int(kib) * 1024
 
 path = sys.argv[1]
 list_tensors(path)  # imports safetensors and ml_dtypes: part of the base, not the growth
