@@ -1,16 +1,16 @@
-"""The ``rmt`` command line: the service's endpoints from a shell.
+"""The ``rmtservice`` command line: the service's endpoints from a shell.
 
 Examples::
 
-    rmt density --uniform -1 1 --sigma2 0.25 --x 0,0.5,1
-    rmt support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
-    rmt outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
-    rmt simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
-    rmt plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
-    rmt sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
-    rmt sweep-status 3f2a... --url http://127.0.0.1:8000
-    rmt serve --port 8000
-    rmt density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
+    rmtservice density --uniform -1 1 --sigma2 0.25 --x 0,0.5,1
+    rmtservice support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
+    rmtservice outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
+    rmtservice simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
+    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
+    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
+    rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
+    rmtservice serve --port 8000
+    rmtservice density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
 with it, a running service does. A local sweep runs on a Dask ``LocalCluster`` of
@@ -121,7 +121,7 @@ def _add_measure(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="rmt", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="rmtservice", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the HTTP service")
     s.add_argument("--host", default="127.0.0.1")
@@ -402,7 +402,7 @@ def _simulation_text(r: Any) -> str:
     return "\n".join(lines)
 
 
-#: uvicorn's HTTP protocol for ``rmt serve`` (as ``make serve`` and the image)
+#: uvicorn's HTTP protocol for ``rmtservice serve`` (as ``make serve`` and the image)
 SERVER_PROTOCOL = "app.http.server:HeadDeadlineProtocol"
 
 
@@ -430,7 +430,7 @@ def _problem_text(err: ServiceError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``rmt``; returns the exit code (2: bad input, 1: service unreachable)."""
+    """Entry point of ``rmtservice``; returns the exit code (2: bad input, 1: service unreachable)."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)

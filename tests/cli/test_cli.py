@@ -1,4 +1,4 @@
-"""The ``rmt`` command line: tables, JSON, exit codes, local core and a real server."""
+"""The ``rmtservice`` command line: tables, JSON, exit codes, local core and a real server."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_serve_cuts_off_slow_request_heads() -> None:
-    # `rmt serve` runs the same server as `make serve`: a stalled head gets a 408 problem
+    # `rmtservice serve` runs the same server as `make serve`: a stalled head gets a 408 problem
     port = free_port()
     command = [sys.executable, "-m", "rmtservice.client.cli", "serve", "--port", str(port)]
     env = {"RMT_HEADER_TIMEOUT_SECONDS": "1", "RMT_EXECUTOR": "thread"}

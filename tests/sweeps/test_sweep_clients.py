@@ -1,4 +1,4 @@
-"""Sweeps through the SDK and ``rmt sweep``: a real uvicorn on 127.0.0.1 with
+"""Sweeps through the SDK and ``rmtservice sweep``: a real uvicorn on 127.0.0.1 with
 ``RMT_DASK_SCHEDULER`` pointing at the test cluster, and a LocalClient on it."""
 
 from __future__ import annotations
