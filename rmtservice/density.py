@@ -17,7 +17,7 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
+from rmtservice._inputs import as_measure, count, number, real_array
 from rmtservice._solve import (
     bracketed_newton,
     check_points,
@@ -33,7 +34,7 @@ from rmtservice._solve import (
     damped_newton,
     quiet,
 )
-from rmtservice.errors import NoConvergence
+from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
 __all__ = [
@@ -165,6 +166,7 @@ def _outer_brackets(measure: Measure, s2: float, lo: float, hi: float) -> FloatA
 def support(measure: Measure, sigma2: float) -> Support:
     """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     check_scale(measure, s2)
     lo, hi, mass = measure.components()
     cand, umin, cusp_u = _inner_gaps(measure, s2, lo, hi, mass)
@@ -327,7 +329,8 @@ def boundary_values(
 ) -> BoundaryValues:
     """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
     s2 = check_sigma2(sigma2)
-    x = np.asarray(x, dtype=float)
+    measure = as_measure(measure)
+    x = real_array("x", x)
     shape = x.shape
     x = x.ravel()
     check_points("x", x)
@@ -457,15 +460,73 @@ def _inside_fallback(
     return w
 
 
-def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
-    """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``."""
+def density(
+    measure: Measure,
+    sigma2: float,
+    x: ArrayLike | None = None,
+    *,
+    grid: tuple[float, float, int] | None = None,
+    num: int | None = None,
+) -> FloatArray:
+    """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``.
+
+    As the API and the SDK take them, the points are ``x``, or ``grid = (start, stop,
+    num)`` (``np.linspace``), or neither: the automatic grid of about ``num`` points
+    (default 512), which is :func:`grid` ``(measure, sigma2, num)``.
+    """
+    given = [name for name, v in (("x", x), ("grid", grid)) if v is not None]
+    if len(given) == 2:
+        raise InvalidParameter("give x or grid, not both", field="grid")
+    if num is not None and given:
+        raise InvalidParameter(
+            f"num sets the automatic grid: leave it out with {given[0]}", field="num"
+        )
+    if grid is not None:
+        x = _linspace(grid)
+    elif x is None:
+        sup = support(measure, sigma2)
+        x = _grid(sup, DEFAULT_GRID_POINTS if num is None else count("num", num, 2))
+        return boundary_values(measure, sigma2, x, sup=sup).density
     return boundary_values(measure, sigma2, x).density
 
 
-def grid(sup: Support, num: int) -> FloatArray:
-    """An automatic grid of about ``num`` points: both edges of every component and
-    Chebyshev-clustered interior points, shared out by component width. The edges are
-    always there: ``num`` below twice the components gives the edges alone."""
+def _linspace(grid: Any) -> FloatArray:
+    """``np.linspace(start, stop, num)`` of ``grid = (start, stop, num)``, checked."""
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or len(grid) != 3:
+        raise InvalidParameter("grid must be (start, stop, num)", field="grid")
+    start, stop = number("grid.start", grid[0]), number("grid.stop", grid[1])
+    if not start < stop:
+        raise InvalidParameter(f"grid: start must be < stop, got {start} and {stop}", field="grid")
+    return np.linspace(start, stop, count("grid.num", grid[2], 2))
+
+
+#: points of the automatic grid when none is given (as in the HTTP API)
+DEFAULT_GRID_POINTS = 512
+
+
+def grid(
+    measure: Measure | Support, sigma2: float | None = None, num: int | None = None
+) -> FloatArray:
+    """An automatic grid of about ``num`` points (default 512) over ``supp mu``: both
+    edges of every component and Chebyshev-clustered interior points, shared out by
+    component width. The edges are always there: ``num`` below twice the components
+    gives the edges alone.
+
+    Called as the other functions, ``grid(measure, sigma2, num)``; or on a support at
+    hand, ``grid(sup, num)``.
+    """
+    if isinstance(measure, Support):
+        if num is not None:
+            raise InvalidParameter("grid(sup, num) takes num once", field="num")
+        k = DEFAULT_GRID_POINTS if sigma2 is None else count("num", sigma2)
+        return _grid(measure, k)
+    if sigma2 is None:
+        raise InvalidParameter("grid(measure, sigma2, num) needs sigma2", field="sigma2")
+    k = DEFAULT_GRID_POINTS if num is None else count("num", num)
+    return _grid(support(measure, sigma2), k)
+
+
+def _grid(sup: Support, num: int) -> FloatArray:
     width = sup.upper - sup.lower
     total = float(width.sum())
     spare = max(num - 2 * len(sup), 0)
@@ -487,6 +548,7 @@ def cdf(
     exact density (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a
     cusp)."""
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     sup = sup if sup is not None else support(measure, s2)
 
     def dens(xs: FloatArray) -> FloatArray:

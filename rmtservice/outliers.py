@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._inputs import as_measure, real_array
 from rmtservice._solve import check_sigma2, quiet
 from rmtservice.density import Support, boundary_values, support
 from rmtservice.errors import InvalidParameter
@@ -33,7 +34,7 @@ FloatArray = NDArray[np.float64]
 
 
 def _real_input(name: str, t: ArrayLike) -> FloatArray:
-    t = np.asarray(t, dtype=float)
+    t = real_array(name, t)
     if not np.all(np.isfinite(t)):
         raise InvalidParameter(f"{name} must contain finite numbers only", field=name)
     return t
@@ -42,6 +43,7 @@ def _real_input(name: str, t: ArrayLike) -> FloatArray:
 @quiet
 def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
+    measure = as_measure(measure)
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[0]
 
@@ -66,6 +68,7 @@ def _off_support(measure: Measure, t: FloatArray) -> FloatArray:
 @quiet
 def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
+    measure = as_measure(measure)
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[1]
 
@@ -109,6 +112,7 @@ def outliers(
 ) -> OutlierReport:
     """Separation test, limit location ``phi(theta)``, slope and overlap for each spike."""
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     theta = _real_input("spikes", spikes).ravel()
     sup = sup if sup is not None else support(measure, s2)
     on_nu = _in_supp_nu(measure, theta)
@@ -151,6 +155,7 @@ def inverse(
     """Spike ``theta = omega(y)`` with ``phi(theta) = y``, ``phi'(theta) > 0``, for each
     observed ``y`` outside ``supp mu``."""
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     y = _real_input("observed", observed).ravel()
     sup = sup if sup is not None else support(measure, s2)
     _, inside = sup.locate(y)
@@ -175,7 +180,9 @@ def pushforward_density(
     """Outlier density ``g(phi^{-1}(y)) / phi'(phi^{-1}(y))`` (Theorem 2.1) for a spike
     law with density ``g``; zero inside ``supp mu``."""
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     y = _real_input("y", y).ravel()
+    spike_law = as_measure(spike_law, "spike_law")
     sup = sup if sup is not None else support(measure, s2)
     _, inside = sup.locate(y)
     out = np.zeros(y.size)
