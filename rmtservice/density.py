@@ -474,6 +474,7 @@ def density(
     num)`` (``np.linspace``), or neither: the automatic grid of about ``num`` points
     (default 512), which is :func:`grid` ``(measure, sigma2, num)``.
     """
+    measure = as_measure(measure)  # once: a dict is read through the wire schema
     given = [name for name, v in (("x", x), ("grid", grid)) if v is not None]
     if len(given) == 2:
         raise InvalidParameter("give x or grid, not both", field="grid")
