@@ -224,11 +224,15 @@ timeout 1200 "${PODMAN[@]}" build --network=none --format docker \
     exit 1
 }
 # No untagged image left behind: older builds of this tag (label of the final stage),
-# and the build stage's image with the layers under it (its own label; some 700 MB: the
-# dependencies' layer is built again next time, from the wheels downloaded here).
+# and the build stage's image with the layer images under it (its own label; some 700 MB:
+# the dependencies' layer is built again next time, from the wheels downloaded here).
+# A layer image becomes dangling only once the one above it is gone: prune until none is.
 for title in rmtservice rmtservice-build; do
-    "${PODMAN[@]}" image prune --force \
-        --filter "label=org.opencontainers.image.title=$title" >/dev/null 2>&1 || true
+    for _ in $(seq 20); do
+        removed=$("${PODMAN[@]}" image prune --force \
+            --filter "label=org.opencontainers.image.title=$title" 2>/dev/null) || break
+        [ -n "$removed" ] || break
+    done
 done
 
 begin "start container"
