@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         1_000, ge=1, description="matrix size `n` for /v1/simulate with `eigenvectors`"
     )
     max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
+    max_rect_rows: int = Field(4_000, ge=1, description="`rows` (n) for /v1/rectangular/simulate")
+    max_rect_cols: int = Field(4_000, ge=1, description="`cols` (p) for /v1/rectangular/simulate")
+    max_rect_vectors_size: int = Field(
+        1_000,
+        ge=1,
+        description="`rows` and `cols` for /v1/rectangular/simulate with `vectors` (a full SVD)",
+    )
     trial_workers: int = Field(
         1,
         ge=1,
