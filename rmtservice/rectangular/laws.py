@@ -26,10 +26,11 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._solve import MAX_ABS
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import MAX_ORDER, Atoms, Measure, Mixture, Point
 
-__all__ = ["Squared", "check_nonnegative", "squared"]
+__all__ = ["Squared", "check_nonnegative", "check_squarable", "squared"]
 
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
@@ -63,9 +64,22 @@ def check_nonnegative(measure: Measure, name: str = "measure") -> None:
         )
 
 
+def check_squarable(measure: Measure, name: str = "measure") -> None:
+    """Singular values whose squares overflow are refused before they are squared (a
+    float's ``**`` raises ``OverflowError`` there, numpy's gives infinity)."""
+    top = float(measure.components()[1][-1])
+    if top > math.sqrt(MAX_ABS):
+        raise InvalidParameter(
+            f"the singular values of S reach {top:.3g}; they must be at most "
+            f"{math.sqrt(MAX_ABS):.0e}",
+            field=name,
+        )
+
+
 def squared(measure: Measure) -> Measure:
     """The law of ``s^2`` for ``s ~ measure`` (a law on ``[0, inf)``)."""
     check_nonnegative(measure)
+    check_squarable(measure)
     if isinstance(measure, Atoms):
         return Atoms(measure.values**2, measure.weights)
     if isinstance(measure, Point):

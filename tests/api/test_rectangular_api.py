@@ -317,6 +317,28 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
         "invalid-parameter",
         "/measure",
     ),
+    # found by the problem-parity test (was a 500: a float's ** overflows)
+    (
+        "support",
+        BASE | {"measure": {"kind": "point", "at": 1e200}},
+        422,
+        "invalid-parameter",
+        "/measure",
+    ),
+    (
+        "support",
+        BASE | {"measure": {"kind": "atoms", "values": [1.0, 1e200]}},
+        422,
+        "invalid-parameter",
+        "/measure",
+    ),
+    (
+        "simulate",
+        SIMULATE | {"measure": {"kind": "point", "at": 1e200}},
+        422,
+        "invalid-parameter",
+        "/measure",
+    ),
     (
         "support",
         BASE | {"measure": {"kind": "matrix", "entries": [[1.0, 2.0], [3.0]]}},
