@@ -227,7 +227,8 @@ class _RectangularRequest(_Request):
     aspect_ratio: AspectRatio | None = Field(
         None,
         description="c = p / n, columns over rows of Y (1e-3 to 1e3); may be left out with "
-        "a `matrix` measure, whose shape gives it",
+        "a `matrix` measure, whose shape gives it; given, it equals the matrix's cols/rows "
+        "(beyond JSON Schema)",
     )
 
     @model_validator(mode="after")
