@@ -134,6 +134,11 @@ def lapack_work(req: BaseModel) -> float | None:
     (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
     where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
     if isinstance(req, PlotRequest) and req.simulate is not None:
+        if req.model == "rectangular":
+            n, p = req.simulate.n, req.cols
+            m = min(n, p)
+            per_trial = (SVD_BASE + SVD_SLOPE * m / max(n, p)) * float(n) * float(p) * float(m)
+            return req.simulate.trials * per_trial
         return req.simulate.trials * float(req.simulate.n) ** 3
     if isinstance(req, RectangularSimulateRequest):
         return _rectangular_work(req)
@@ -254,6 +259,8 @@ def _plot_memory(req: PlotRequest, settings: Settings) -> MemoryEstimate | None:
     if req.simulate is None:
         return None
     n = req.simulate.n
+    if req.model == "rectangular":  # Y and LAPACK's copy
+        return MemoryEstimate("simulate.n", n, "float64", 2 * 8 * n * req.cols, 1)
     return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
 
 
@@ -378,6 +385,9 @@ def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     if req.simulate is not None:
         yield "simulate.n", req.simulate.n, "max_n", "matrix size"
         yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
+    if req.simulate is not None and req.model == "rectangular":
+        yield "simulate.n", req.simulate.n, "max_rect_rows", "row count"
+        yield "simulate.n", req.cols, "max_rect_cols", "column count (aspect_ratio x n)"
 
 
 RULES: dict[type[BaseModel], Rules] = {

@@ -106,3 +106,34 @@ def rectangular_simulate(
         progress=progress,
     )
     return RectangularSimulateResponse.from_core(sim, trials=req.trials, top=req.top)
+
+
+def rectangular_plot(req: Any, fmt: str = "png") -> bytes:
+    """The picture of ``/v1/plot`` with ``model: rectangular`` (a :class:`PlotRequest`):
+    the law is that of the singular values of S; a simulation has ``simulate.n`` rows
+    and ``aspect_ratio`` times as many columns."""
+    from rmtservice.pictures.rectangular import render_rectangular
+
+    measure = req.measure.to_measure()
+    noise = req.noise
+    sim = None
+    if req.simulate is not None:
+        sim = rr.simulate(
+            measure,
+            noise.sigma2,
+            req.simulate.n,
+            req.cols,
+            spikes=req.spikes,
+            noise=noise.to_noise(),
+            seed=0 if req.simulate.seed is None else req.simulate.seed,
+            trials=req.simulate.trials,
+        )
+    return render_rectangular(
+        measure,
+        noise.sigma2,
+        req.aspect_ratio,
+        spikes=req.spikes,
+        simulation=sim,
+        fmt=req.format or fmt,
+        title=req.title,
+    )

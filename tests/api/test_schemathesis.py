@@ -192,6 +192,14 @@ def _singular_semicircle(body: dict[str, Any]) -> bool:
     )
 
 
+def _plot_rect_spikes(body: dict[str, Any]) -> bool:
+    simulate, c = body.get("simulate"), body.get("aspect_ratio")
+    if not isinstance(simulate, dict) or not _number(c) or not _number(simulate.get("n")):
+        return False
+    n = simulate["n"]
+    return len(body.get("spikes", [])) > min(n, max(1, round(c * n)))
+
+
 #: phrase of the spec that documents a rule -> whether a body breaks it
 DOCUMENTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "``low < high`` (beyond JSON Schema)": _laws,
@@ -211,6 +219,7 @@ DOCUMENTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "``top`` and the spikes at most ``min(rows, cols)``; a ``matrix`` S of shape": _rect_sizes,
     "rows of S, all of one length (beyond JSON Schema)": _laws,
     "no mass below 0: beyond JSON Schema": _singular_semicircle,
+    "at most ``min(n, cols)`` with ``simulate``": _plot_rect_spikes,
 }
 
 
