@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 import rmtservice as rs
@@ -511,3 +513,71 @@ async def test_a_simulation_over_the_memory_budget_is_refused() -> None:
         r = await c.post("/v1/rectangular/simulate", json=SIMULATE | {"rows": 400, "cols": 400})
     problem = assert_problem(r, 422, "limit-exceeded", "memory_budget_bytes")
     assert field_paths(problem) == ["/rows"]
+
+
+# ------------------------------------------------------------------ properties
+
+_SMALL = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+_at = st.floats(0.0, 20.0)
+_laws = st.recursive(
+    st.one_of(
+        st.builds(lambda v: {"kind": "atoms", "values": v}, st.lists(_at, min_size=1, max_size=6)),
+        st.builds(lambda a: {"kind": "point", "at": a}, _at),
+        st.builds(
+            lambda a, w: {"kind": "uniform", "low": a, "high": a + w}, _at, st.floats(0.1, 5)
+        ),
+        st.builds(
+            lambda r, d: {"kind": "semicircle", "center": r + d, "radius": r},
+            st.floats(0.1, 5),
+            st.floats(0.0, 5),
+        ),
+        st.builds(lambda y: {"kind": "marchenko_pastur", "ratio": y}, st.floats(0.05, 1.0)),
+    ),
+    lambda inner: st.builds(
+        lambda parts: {
+            "kind": "mixture",
+            "components": [{"weight": w, "measure": m} for w, m in parts],
+        },
+        st.lists(st.tuples(st.floats(0.1, 1.0), inner), min_size=1, max_size=3),
+    ),
+    max_leaves=4,
+)
+
+
+@_SMALL
+@given(law=_laws, sigma2=st.floats(1e-2, 1e2), c=st.floats(1e-3, 1e3), spike=st.floats(0, 50))
+async def test_valid_laws_get_answers_that_are_laws(
+    client: httpx.AsyncClient, law: dict[str, Any], sigma2: float, c: float, spike: float
+) -> None:
+    """Random valid laws, noise levels and aspect ratios: answers, never a 500; masses sum
+    to 1, the density is >= 0 and finite, Im m > 0 above the axis."""
+    base = {"measure": law, "noise": {"sigma2": sigma2}, "aspect_ratio": c}
+    sup = await _ok(client, "support", base)
+    assert sum(s["mass"] for s in sup["support"]) == pytest.approx(1.0, abs=1e-9)
+    dens = await _ok(client, "density", base | {"num": 64})
+    assert all(d is not None and d >= 0 for d in dens["density"])
+    out = await _ok(client, "outliers", base | {"spikes": [spike]})
+    assert out["threshold"] is not None and out["threshold"] >= 0
+    top = sup["support"][-1]["upper"]
+    st_ = await _ok(
+        client, "stieltjes", base | {"z": {"re": [0.5 * top, 2 * top], "im": [top, 0.1]}}
+    )
+    assert all(v > 0 for v in st_["m"]["im"])
+
+
+async def test_the_rectangular_endpoints_run_in_worker_processes() -> None:
+    """Nothing inline (inline_max_cost 0): the request, the function and the answer
+    cross to a compute process and back, with the same numbers."""
+    body = BASE | {"spikes": [3.0]}
+    async with serve(access_log=False, executor="process", workers=1, inline_max_cost=0) as c:
+        r = await c.post("/v1/rectangular/outliers", json=body)
+        s = await c.post("/v1/rectangular/simulate", json=SIMULATE | {"seed": 3})
+    assert r.status_code == 200 and s.status_code == 200, (r.text, s.text)
+    report = rr.outliers(rs.Uniform(0.5, 1.5), 1.0, 0.5, [3.0])
+    assert r.json()["outliers"][0]["location"] == report.outliers[0].location
+    assert len(s.json()["singular_values"][0]) == 30
