@@ -82,7 +82,8 @@ V1_SECURITY: list[dict[str, list[str]]] = [{}, {"ApiKeyHeader": []}, {"BearerAut
 
 DESCRIPTION = """\
 Spectra of large deformed Wigner matrices `M = H + W` (MATH.md): Pastur's equation,
-the exact limiting density and support, outliers, and Monte Carlo simulation.
+the exact limiting density and support, outliers, and Monte Carlo simulation; and the
+same for the singular values of rectangular `Y = S + X` (`/v1/rectangular/...`).
 
 Conventions: `f_mu(z) = integral mu(dt)/(t - z)`; the noise `W` has variance `sigma2/n`
 off the diagonal and `2 sigma2/n` on it.
