@@ -1,7 +1,7 @@
-"""Denoising an observed matrix with noise of known variance (MATH.md section 9).
+"""Denoising an observed matrix with noise of known variance (docs/theory/denoise.md).
 
 The estimate keeps the observed singular (eigen) vectors and replaces each observed value
-by a new one. Two models, with MATH.md's conventions:
+by a new one. Two models, with the conventions of docs/theory:
 
 - ``rectangular``: ``Y = S + X``, n x p, ``c = p/n``, X with i.i.d. entries of variance
   ``sigma2/n``; the values are the ``m = min(n, p)`` singular values ``y_i`` of Y.
@@ -505,7 +505,7 @@ def shrinkage(
         All the singular values of an n x p matrix (``min(n, p)`` of them), or all the
         eigenvalues of a symmetric one; any order.
     sigma2 : float
-        The noise variance (entries of variance ``sigma2/n``; MATH.md sections 1, 7).
+        The noise variance (entries of variance ``sigma2/n``; docs/theory/rectangular.md).
     model : {"rectangular", "wigner"}
     shape : tuple of int, optional
         ``(n, p)``; required for singular values.
@@ -770,7 +770,7 @@ def denoise(
         The observed n x p matrix (``S + X``) or symmetric n x n one (``H + W``).
     sigma2 : float
         The noise variance: entries of X of variance ``sigma2/n`` (n rows); W with
-        off-diagonal variance ``sigma2/n`` (MATH.md sections 1 and 7).
+        off-diagonal variance ``sigma2/n`` (docs/theory/symmetric.md and rectangular.md).
     method : {"auto", "hard", "optimal_hard", "shrink", "rie", "none", "oracle"}
         ``auto`` takes the smallest predicted error; ``oracle`` needs ``signal``.
     model : {"wigner", "rectangular"}, optional

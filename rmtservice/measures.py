@@ -6,7 +6,7 @@ Every measure knows its Stieltjes transform and its derivatives,
 
 for ``Im z > 0`` and for real ``z`` outside ``supp nu`` (where the values are real),
 the connected components of its support with their masses, its mean and variance,
-its distribution function and its midpoint quantiles (MATH.md section 5).
+its distribution function and its midpoint quantiles (docs/theory).
 
 Closed forms are written in algebraically stable shapes: no difference of two large
 numbers is ever formed, so ``f_nu(z) ~ -1/z`` keeps full relative precision far away.
@@ -139,7 +139,7 @@ class Measure(ABC):
         return 0
 
     def midpoint_quantiles(self, n: int) -> FloatArray:
-        """The ``n`` atoms ``F^{-1}((j - 1/2) / n)`` that discretise the law (MATH.md 5)."""
+        """The ``n`` atoms ``F^{-1}((j - 1/2) / n)`` that discretise the law (docs/theory)."""
         return self.quantile((np.arange(n) + 0.5) / n)
 
 

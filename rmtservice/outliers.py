@@ -3,7 +3,7 @@
 ``phi(theta) = theta + sigma2 int nu(dt) / (theta - t)`` (paper eq. 1.13). A spike
 ``theta`` outside ``closure U`` (equivalently ``phi'(theta) > 0`` off ``supp nu``)
 produces an eigenvalue of ``H + W`` near ``phi(theta)``, outside ``supp mu``; the
-squared overlap of the eigenvectors tends to ``phi'(theta)`` (MATH.md section 4).
+squared overlap of the eigenvectors tends to ``phi'(theta)`` (docs/theory/outliers.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Monte Carlo: sample spectra of ``M = H + W`` and compare them with the theory.
 
 ``W`` is a Wigner matrix with off-diagonal variance ``sigma2/n`` and diagonal variance
-``2 sigma2/n`` (MATH.md section 1). It is drawn in place into one ``n x n`` buffer:
+``2 sigma2/n`` (docs/theory/symmetric.md). It is drawn in place into one ``n x n`` buffer:
 LAPACK's symmetric eigensolvers read only the lower triangle, so i.i.d. entries there
 *are* a symmetric Wigner matrix and no symmetrisation pass is needed. ``H`` is
 diagonal (its eigenvalues) unless a full matrix is given.

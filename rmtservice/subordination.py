@@ -1,7 +1,7 @@
 """Pastur's equation through subordination: solve ``phi(omega) = z`` for ``omega``.
 
 ``f(z) = f_nu(omega(z))`` with ``omega(z) = z + sigma2 f(z)`` the right inverse of
-``phi(w) = w - sigma2 f_nu(w)`` (MATH.md section 2). ``phi`` maps
+``phi(w) = w - sigma2 f_nu(w)`` (docs/theory/symmetric.md). ``phi`` maps
 ``Omega = {w : Im w > 0, Im phi(w) > 0}`` conformally onto the upper half-plane, so
 damped Newton started in ``Omega`` and kept there follows a straight path in the
 image and converges to the unique solution. Results are accepted only with a
@@ -74,7 +74,7 @@ def stieltjes(
 def _start(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
     """A start in Omega for Newton: ``z + 1.5 i sigma`` (there ``s2 F(u, v) <= s2 / v^2
     < 1``); for a point mass (no variance) omega itself in closed form (the semicircle
-    law, MATH.md eq. 1.9), kept where it lies in Omega, so Newton only confirms it."""
+    law, eq. 1.9), kept where it lies in Omega, so Newton only confirms it."""
     sigma = math.sqrt(s2)
     far = z + 1.5j * sigma
     if measure.variance != 0:

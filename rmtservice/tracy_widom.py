@@ -543,7 +543,7 @@ def wigner_edge(n: int, sigma2: float) -> tuple[float, float]:
     """Centre and scale of the largest eigenvalue of an ``n x n`` Wigner matrix.
 
     ``W`` has off-diagonal variance ``sigma2/n`` and diagonal variance ``2 sigma2/n``
-    (MATH.md section 1, the GOE convention): ``W = sigma G / sqrt(n)`` with ``G`` a GOE
+    (docs/theory/symmetric.md, the GOE convention): ``W = sigma G / sqrt(n)`` with ``G`` a GOE
     matrix of unit off-diagonal variance, and ``lambda_max(G) ~ 2 sqrt(n) + n^(-1/6)
     TW1`` (Tracy & Widom 1996; light-tailed non-Gaussian entries by universality), so
     ``lambda_max(W) ~ 2 sigma + sigma n^(-2/3) TW1``. Here ``n`` is replaced by
@@ -595,7 +595,7 @@ def wishart_edge(n: int, p: int, sigma2: float) -> tuple[float, float]:
     n, p : int
         Rows and columns of ``Y``, >= 1, not both 1.
     sigma2 : float
-        Entry variance times ``n`` (MATH.md section 7), > 0.
+        Entry variance times ``n`` (docs/theory/rectangular.md), > 0.
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """The limit of the singular values of ``Y = S + X`` (n x p): support, density, Stieltjes.
 
-Conventions (MATH.md section 7): ``c = p/n``, noise entries of variance ``sigma2/n``,
+Conventions (docs/theory/rectangular.md): ``c = p/n``, noise entries of variance ``sigma2/n``,
 ``nu`` the law of the ``m = min(n, p)`` singular values of S. The model is solved in its
 *canonical frame* ``c <= 1``: when ``p > n``, ``Y^T`` has the same singular values, ``c``
 becomes ``1/c`` and ``sigma2`` becomes ``sigma2 c`` (the entries keep their variance, the

@@ -5,7 +5,7 @@ A singular value ``theta`` of S whose square lies on a *valid branch* (``rho < 1
 of ``Y = S + X`` near ``sqrt(Phi(theta^2))``; otherwise it is swallowed by the bulk. The
 squared overlaps of its singular vectors with those of S tend to
 ``Phi'(theta^2) a(theta^2)`` (right, in ``R^p``) and ``Phi'(theta^2) a_(theta^2)`` (left,
-in ``R^n``), ``a = 1/A``, ``a_ = 1/A_`` (MATH.md section 7; Benaych-Georges and Nadakuditi
+in ``R^n``), ``a = 1/A``, ``a_ = 1/A_`` (docs/theory/rectangular.md; Benaych-Georges and Nadakuditi
 2012 for a pure-noise bulk). The inverse map sends an observed outlier ``y`` to the
 ``theta`` with ``Phi(theta^2) = y^2`` on the valid branch.
 """

@@ -1,7 +1,7 @@
 """Monte Carlo for the rectangular model: singular values of ``S + X``, against the theory.
 
 ``X`` (``rows x cols``) has i.i.d. entries of a unit-variance law scaled to variance
-``sigma2 / rows`` (MATH.md section 7). ``S`` is the rectangular diagonal matrix of the
+``sigma2 / rows`` (docs/theory/rectangular.md). ``S`` is the rectangular diagonal matrix of the
 ``min(rows, cols)`` midpoint quantiles of ``nu`` (or its own atoms when it has exactly that
 many of equal weight), spikes replacing its largest values, or a full matrix given as it is
 (its singular vectors matter for non-Gaussian noise only). For Gaussian noise the law of the
