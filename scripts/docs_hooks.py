@@ -7,11 +7,17 @@ description) and its first request and response examples, read from the committe
 So the fields and examples on the page cannot drift from the code. An operation the spec
 does not have yet gets a note instead; ``<!-- openapi: operations -->`` becomes the table
 of every operation of the spec.
+
+``docs/reference/cli.md`` gets the command line's help the same way: the line
+``<!-- cli: commands -->`` becomes a section per subcommand of ``rmtservice`` with its
+``--help``, from the argparse parser itself (so a new subcommand appears with no edit).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -146,5 +152,28 @@ def expand(markdown: str) -> str:
     return MARKER.sub(one, markdown)
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def cli_commands() -> str:
+    """``rmtservice --help`` and a section per subcommand with its ``--help``."""
+    from rmtservice.client import cli
+
+    os.environ["COLUMNS"] = "100"  # argparse wraps at the terminal's width
+    parser = cli._parser()
+    out = ["```text", parser.format_help().rstrip(), "```", ""]
+    for name, sub in _subcommands(parser).items():
+        out += [f"## `rmtservice {name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+    return "\n".join(out)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    return expand(markdown) if page.file.src_uri == "http.md" else markdown
+    if page.file.src_uri == "http.md":
+        return expand(markdown)
+    if page.file.src_uri == "reference/cli.md":
+        return markdown.replace("<!-- cli: commands -->", cli_commands())
+    return markdown
