@@ -422,7 +422,32 @@ class Atoms(Measure):
 
 
 def from_matrix(entries: ArrayLike, *, rtol: float = 1e-12) -> Atoms:
-    """The spectrum of a real symmetric matrix as equally weighted atoms (LAPACK eigvalsh)."""
+    """The spectrum of a real symmetric matrix as equally weighted atoms (LAPACK eigvalsh).
+
+    Parameters
+    ----------
+    entries : array_like
+        A square, real, symmetric matrix (nested lists or an array).
+    rtol : float
+        Tolerance of the symmetry test, relative to the largest entry.
+
+    Returns
+    -------
+    Atoms
+        Its eigenvalues, each of weight ``1/n``.
+
+    Raises
+    ------
+    InvalidParameter
+        Ragged rows, a matrix that is not square or is empty, entries not finite, or a
+        matrix that is not symmetric.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.from_matrix([[2.0, 1.0], [1.0, 2.0]]).values.tolist()
+    [1.0, 3.0]
+    """
     try:
         a = np.asarray(entries, dtype=float)
     except ValueError as exc:

@@ -48,8 +48,38 @@ def stieltjes(
 ) -> StieltjesResult:
     """Stieltjes transform of ``mu = nu boxplus semicircle(sigma2)``.
 
-    ``Im z > 0``: the solution of Pastur's equation. ``Im z == 0``: the boundary value
-    ``f(x + i0)`` (exact, through :func:`~rmtservice.density.boundary_values`).
+    ``Im z > 0``: the solution of Pastur's equation (eq. 1.7). ``Im z == 0``: the boundary
+    value ``f(x + i0)`` (exact, through :func:`~rmtservice.density.boundary_values`).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    z : array_like
+        Complex points with ``Im z >= 0``, any shape.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    StieltjesResult
+        ``z``, ``f(z)`` and the subordination ``omega = z + sigma2 f(z)``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``Im z < 0``, points not finite, or ``sigma2`` not positive and finite.
+    NoConvergence
+        Newton's iteration did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> r = rs.stieltjes(rs.Point(0.0), 1.0, [1j, 3.0])  # semicircle: f(i) = i (sqrt 5 - 1)/2
+    >>> r.f.round(6).tolist()
+    [0.618034j, (-0.381966+0j)]
     """
     s2 = check_sigma2(sigma2)
     z = np.asarray(z, dtype=np.complex128)
