@@ -16,8 +16,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import griffe
 import pytest
+
+griffe = pytest.importorskip("griffe")  # mkdocstrings' parser (the docs extra)
 
 #: the packages and modules whose ``__all__`` is public
 PUBLIC = (
