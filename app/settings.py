@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(True, description="log one line per request, with its request id")
+    docs_site_dir: str | None = Field(
+        None,
+        description="the built documentation site (`make docs`), served under /docs/site/ "
+        "and linked from /docs; default: build/site of the source tree, when it is built",
+    )
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod

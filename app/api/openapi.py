@@ -81,9 +81,11 @@ SECURITY_SCHEMES = {
 V1_SECURITY: list[dict[str, list[str]]] = [{}, {"ApiKeyHeader": []}, {"BearerAuth": []}]
 
 DESCRIPTION = """\
-Spectra of large deformed Wigner matrices `M = H + W` (MATH.md): Pastur's equation,
-the exact limiting density and support, outliers, and Monte Carlo simulation; and the
-same for the singular values of rectangular `Y = S + X` (`/v1/rectangular/...`).
+Spectra of large deformed Wigner matrices `M = H + W`: Pastur's equation, the exact
+limiting density and support, outliers, and Monte Carlo simulation; and the same for the
+singular values of rectangular `Y = S + X` (`/v1/rectangular/...`). The theory and this
+contract in prose: the repository's docs/ (theory/, http.md), served at `/docs/site/`
+when built (`make docs`).
 
 Conventions: `f_mu(z) = integral mu(dt)/(t - z)`; the noise `W` has variance `sigma2/n`
 off the diagonal and `2 sigma2/n` on it.

@@ -77,7 +77,32 @@ def check_squarable(measure: Measure, name: str = "measure") -> None:
 
 
 def squared(measure: Measure) -> Measure:
-    """The law of ``s^2`` for ``s ~ measure`` (a law on ``[0, inf)``)."""
+    """The law of ``s^2`` for ``s ~ measure`` (a law on ``[0, inf)``).
+
+    Parameters
+    ----------
+    measure : Measure
+        A law on ``[0, inf)``.
+
+    Returns
+    -------
+    Measure
+        The push-forward by ``s -> s^2`` (the law ``H`` of the eigenvalues of ``S^T S``
+        in the canonical frame): its transform, support and quantiles.
+
+    Raises
+    ------
+    InvalidParameter
+        A measure with mass below 0.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> h = rr.squared(rs.Uniform(0.0, 1.0))
+    >>> h.stieltjes(2.0 + 0j).real.round(6)  # int_0^1 ds / (s^2 - 2)
+    np.float64(-0.623225)
+    """
     check_nonnegative(measure)
     check_squarable(measure)
     if isinstance(measure, Atoms):

@@ -1,4 +1,4 @@
-"""Wire types of the HTTP API (API.md): pydantic v2 requests, responses and Problem.
+"""Wire types of the HTTP API (docs/http.md): pydantic v2 requests, responses and Problem.
 
 Requests are strict: ``false`` and ``"1"`` are not numbers, unknown fields are refused,
 and so are NaN and infinity. The ``Field`` bounds here are the hard contract and show in
