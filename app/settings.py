@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         1_000, ge=1, description="matrix size `n` for /v1/simulate with `eigenvectors`"
     )
     max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
+    max_rect_rows: int = Field(4_000, ge=1, description="`rows` (n) for /v1/rectangular/simulate")
+    max_rect_cols: int = Field(4_000, ge=1, description="`cols` (p) for /v1/rectangular/simulate")
+    max_rect_vectors_size: int = Field(
+        1_000,
+        ge=1,
+        description="`rows` and `cols` for /v1/rectangular/simulate with `vectors` (a full SVD)",
+    )
     trial_workers: int = Field(
         1,
         ge=1,
@@ -178,6 +185,11 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(True, description="log one line per request, with its request id")
+    docs_site_dir: str | None = Field(
+        None,
+        description="the built documentation site (`make docs`), served under /docs/site/ "
+        "and linked from /docs; default: build/site of the source tree, when it is built",
+    )
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod

@@ -164,7 +164,36 @@ def _outer_brackets(measure: Measure, s2: float, lo: float, hi: float) -> FloatA
 
 @quiet
 def support(measure: Measure, sigma2: float) -> Support:
-    """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
+    """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+
+    Returns
+    -------
+    Support
+        The components' ``lower`` and ``upper`` edges and ``mass`` (ascending), the
+        subordination's values at the edges and the cusps (docs/theory/symmetric.md).
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> s = rs.support(rs.Atoms([-2.0, 2.0]), 0.5)
+    >>> s.lower.round(6).tolist(), s.upper.round(6).tolist(), s.mass.tolist()
+    ([-3.055536, 1.071481], [-1.071481, 3.055536], [0.5, 0.5])
+    """
     s2 = check_sigma2(sigma2)
     measure = as_measure(measure)
     check_scale(measure, s2)
@@ -327,7 +356,41 @@ def _table_guess(
 def boundary_values(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None
 ) -> BoundaryValues:
-    """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
+    """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x.
+
+    Computed on the real line exactly (Biane's description), not at a small height above it.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like
+        Real points, any shape.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    BoundaryValues
+        ``x``, ``omega``, ``f`` and ``density`` in the shape of ``x``, and the support.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> b = rs.boundary_values(rs.Point(0.0), 1.0, [0.0, 3.0])
+    >>> b.omega.round(6).tolist(), b.density.round(6).tolist()
+    ([1j, (2.618034+0j)], [0.31831, 0.0])
+    """
     s2 = check_sigma2(sigma2)
     measure = as_measure(measure)
     x = real_array("x", x)
@@ -473,6 +536,44 @@ def density(
     As the API and the SDK take them, the points are ``x``, or ``grid = (start, stop,
     num)`` (``np.linspace``), or neither: the automatic grid of about ``num`` points
     (default 512), which is :func:`grid` ``(measure, sigma2, num)``.
+
+    Parameters
+    ----------
+    measure : Measure or dict
+        The law ``nu`` of the spectrum of ``H``; a dict is read as the HTTP API reads
+        it (``{"kind": "uniform", "low": -1, "high": 1}``).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like, optional
+        Real points, any shape.
+    grid : (float, float, int), optional
+        ``(start, stop, num)``: ``num`` evenly spaced points, instead of ``x``.
+    num : int, optional
+        Points of the automatic grid, when neither ``x`` nor ``grid`` is given.
+
+    Returns
+    -------
+    ndarray
+        The density at the points (0 outside the support), in the shape of ``x``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not a positive finite number, points not finite numbers, ``x`` with
+        ``grid``, ``num`` with either, or a noise level below the rounding of the
+        measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.density(rs.Point(0.0), 1.0, [0.0, 1.0, 3.0]).round(6).tolist()  # semicircle
+    [0.31831, 0.275664, 0.0]
+    >>> rs.density({"kind": "point", "at": 0}, 1.0, grid=(-2, 2, 3)).round(6).tolist()
+    [0.0, 0.31831, 0.0]
+    >>> rs.density(rs.Point(0.0), 1.0, num=5).size
+    5
     """
     measure = as_measure(measure)  # once: a dict is read through the wire schema
     given = [name for name, v in (("x", x), ("grid", grid)) if v is not None]
@@ -508,13 +609,40 @@ DEFAULT_GRID_POINTS = 512
 def grid(
     measure: Measure | Support, sigma2: float | None = None, num: int | None = None
 ) -> FloatArray:
-    """An automatic grid of about ``num`` points (default 512) over ``supp mu``: both
-    edges of every component and Chebyshev-clustered interior points, shared out by
-    component width. The edges are always there: ``num`` below twice the components
-    gives the edges alone.
+    """An automatic grid of about ``num`` points over ``supp mu``.
 
-    Called as the other functions, ``grid(measure, sigma2, num)``; or on a support at
-    hand, ``grid(sup, num)``.
+    Both edges of every component and Chebyshev-clustered interior points, shared out by
+    component width. The edges are always there: ``num`` below twice the components gives
+    the edges alone. Called as the other functions, ``grid(measure, sigma2, num)``; or on
+    a support at hand, ``grid(sup, num)``.
+
+    Parameters
+    ----------
+    measure : Measure, dict or Support
+        The law ``nu`` of the spectrum of ``H`` (a dict as in the HTTP API), or the
+        support of ``mu`` from :func:`support`.
+    sigma2 : float, optional
+        Noise level ``sigma2 > 0``; with a support, its place holds ``num``.
+    num : int, optional
+        About how many points (default 512).
+
+    Returns
+    -------
+    ndarray
+        Increasing points, every edge included.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` missing or not a positive number, ``num`` not an integer.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.grid(rs.Point(0.0), 1.0, 5).round(6).tolist()
+    [-2.0, -1.414214, -0.0, 1.414214, 2.0]
+    >>> rs.grid(rs.support(rs.Point(0.0), 1.0), 5).round(6).tolist()
+    [-2.0, -1.414214, -0.0, 1.414214, 2.0]
     """
     if isinstance(measure, Support):
         if num is not None:
@@ -545,9 +673,44 @@ def _grid(sup: Support, num: int) -> FloatArray:
 def cdf(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 513
 ) -> FloatArray:
-    """Distribution function of ``mu``: masses to the left plus the integral of the
-    exact density (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a
-    cusp)."""
+    """Distribution function of ``mu`` at ``x``.
+
+    The masses to the left plus the integral of the exact density
+    (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a cusp).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like
+        Real points.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+    nodes : int
+        Quadrature nodes per support component.
+
+    Returns
+    -------
+    ndarray
+        ``F_mu(x)``, flattened.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import cdf
+    >>> cdf(rs.Point(0.0), 1.0, [-2.0, 0.0, 2.0]).round(6).tolist()
+    [0.0, 0.5, 1.0]
+    """
     s2 = check_sigma2(sigma2)
     measure = as_measure(measure)
     sup = sup if sup is not None else support(measure, s2)
@@ -561,12 +724,45 @@ def cdf(
 def integrate_density(
     dens: Callable[[FloatArray], FloatArray], sup: Any, x: ArrayLike, *, nodes: int = 513
 ) -> FloatArray:
-    """The distribution function at ``x`` of a law with support ``sup`` (components
-    ``lower``/``upper``/``mass``, cusps ``cusp_x``, ``locate``) and density ``dens``:
-    masses to the left plus the integral of the density, by cubic Hermite interpolation
-    of the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece
-    ``[a, b]`` (components split at their cusps): the square-root edges become smooth in
-    ``t``. Each component is normalised to its exact mass."""
+    """The distribution function at ``x`` of a law with support ``sup`` and density
+    ``dens``.
+
+    Masses to the left plus the integral of the density, by cubic Hermite interpolation of
+    the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece ``[a, b]``
+    (components split at their cusps): the square-root edges become smooth in ``t``. Each
+    component is normalised to its exact mass.
+
+    Parameters
+    ----------
+    dens : callable
+        The density at an array of points.
+    sup : Support-like
+        Components ``lower``/``upper``/``mass``, cusps ``cusp_x`` and ``locate``, as
+        :class:`Support` (also the rectangular model's).
+    x : array_like
+        Real points.
+    nodes : int
+        Quadrature nodes per piece.
+
+    Returns
+    -------
+    ndarray
+        The distribution function at ``x``, flattened.
+
+    Raises
+    ------
+    ValueError
+        ``dens`` returns values of the wrong shape.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import boundary_values, integrate_density
+    >>> sup = rs.support(rs.Point(0.0), 1.0)
+    >>> dens = lambda t: boundary_values(rs.Point(0.0), 1.0, t, sup=sup).density
+    >>> integrate_density(dens, sup, [1.0]).round(6).tolist()
+    [0.804499]
+    """
     x = np.asarray(x, dtype=float).ravel()
     # components strictly left of x count whole; a component of zero width (its edges
     # equal in double precision) is a jump; inside a wider one, integrate the density
@@ -612,13 +808,71 @@ def integrate_density(
 def kolmogorov_distance(
     measure: Measure, sigma2: float, sample: ArrayLike, *, sup: Support | None = None
 ) -> float:
-    """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
+    """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    sample : array_like
+        Observed values (e.g. eigenvalues of a simulated ``H + W``).
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    float
+        The Kolmogorov distance.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import kolmogorov_distance
+    >>> round(kolmogorov_distance(rs.Point(0.0), 1.0, [-1.0, 0.0, 1.0]), 4)
+    0.1955
+    """
     lam = np.sort(np.asarray(sample, dtype=float).ravel())
     return sup_distance(lam, cdf(measure, sigma2, lam, sup=sup))
 
 
 def sup_distance(lam: FloatArray, f: FloatArray) -> float:
-    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it."""
+    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it.
+
+    Parameters
+    ----------
+    lam : ndarray
+        The sample, sorted ascending.
+    f : ndarray
+        The law's distribution function at ``lam``.
+
+    Returns
+    -------
+    float
+        The largest gap between the empirical and the law's distribution functions, on
+        either side of each jump.
+
+    Raises
+    ------
+    ValueError
+        An empty sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rmtservice.density import sup_distance
+    >>> sup_distance(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
+    0.5
+    """
     n = lam.size
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
