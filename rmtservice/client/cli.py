@@ -6,8 +6,10 @@ Examples::
     rmtservice support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
     rmtservice outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
     rmtservice simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
-    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
-    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
+    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 \
+        -o spectrum.png
+    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 \
+        -o sweep.png
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
     rmtservice rect-density --uniform 0 1 --sigma2 0.5 --aspect-ratio 0.5 --num 20
     rmtservice rect-outliers --point 0 --sigma2 1 --rows 2000 --cols 1000 --spikes 2,0.5
@@ -579,7 +581,10 @@ def _problem_text(err: ServiceError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``rmtservice``; returns the exit code (2: bad input, 1: service unreachable)."""
+    """Entry point of ``rmtservice``; returns the exit code.
+
+    2: bad input, 1: service unreachable.
+    """
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
