@@ -202,7 +202,7 @@ TAGS = [
     {"name": "simulation", "description": "Monte Carlo spectra of `H + W`."},
     {
         "name": "rectangular",
-        "description": "Singular values of a rectangular `Y = S + X` (MATH.md section 7).",
+        "description": "Singular values of a rectangular `Y = S + X` (docs/theory/rectangular.md).",
     },
     {"name": "operations", "description": "Health, readiness, version, limits, metrics."},
 ]

@@ -599,8 +599,10 @@ def _problem_text(err: ServiceError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``rmtservice``; returns the exit code (2: bad input, 1: service
-    unreachable, 141: output closed early)."""
+    """Entry point of ``rmtservice``; returns the exit code.
+
+    2: bad input, 1: service unreachable, 141: output closed early (``| head``).
+    """
     try:
         return _main(argv)
     except BrokenPipeError:

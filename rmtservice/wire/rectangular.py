@@ -1,4 +1,4 @@
-"""Wire types of the rectangular model ``Y = S + X`` (API.md, second part; MATH.md 7).
+"""Wire types of the rectangular model ``Y = S + X`` (docs/theory/rectangular.md).
 
 ``measure`` is the law ``nu`` of the singular values of S: any measure kind, on
 ``[0, inf)`` (the schemas say so where JSON Schema can: ``minimum 0``), or a rectangular

@@ -131,7 +131,7 @@ async def test_http_agrees_with_the_library(
 
 async def test_the_square_case_is_the_symmetric_model(client: httpx.AsyncClient) -> None:
     """c = 1: the singular values, symmetrised, are the symmetric model of the atoms
-    +-s_j (MATH.md 7): density 2 rho_sym(x) for x > 0, through both endpoints."""
+    +-s_j (docs/theory/rectangular.md): density 2 rho_sym(x) for x > 0, through both endpoints."""
     s = [0.3, 1.0, 2.5]
     s2 = 0.4
     x = np.linspace(0.05, 4.0, 30).tolist()
