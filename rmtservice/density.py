@@ -17,7 +17,7 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -607,7 +607,9 @@ DEFAULT_GRID_POINTS = 512
 
 
 def grid(
-    measure: Measure | Support, sigma2: float | None = None, num: int | None = None
+    measure: Measure | Mapping[str, Any] | Support,
+    sigma2: float | None = None,
+    num: int | None = None,
 ) -> FloatArray:
     """An automatic grid of about ``num`` points over ``supp mu``.
 
@@ -619,8 +621,9 @@ def grid(
     Parameters
     ----------
     measure : Measure, dict or Support
-        The law ``nu`` of the spectrum of ``H`` (a dict as in the HTTP API), or the
-        support of ``mu`` from :func:`support`.
+        The law ``nu`` of the spectrum of ``H`` (a dict as in the HTTP API), or a
+        support at hand (``lower``, ``upper``: from :func:`support`, or the rectangular
+        model's).
     sigma2 : float, optional
         Noise level ``sigma2 > 0``; with a support, its place holds ``num``.
     num : int, optional
@@ -644,7 +647,7 @@ def grid(
     >>> rs.grid(rs.support(rs.Point(0.0), 1.0), 5).round(6).tolist()
     [-2.0, -1.414214, -0.0, 1.414214, 2.0]
     """
-    if isinstance(measure, Support):
+    if not isinstance(measure, (Measure, Mapping)):  # a support: ours, or the rectangular one
         if num is not None:
             raise InvalidParameter("grid(sup, num) takes num once", field="num")
         k = DEFAULT_GRID_POINTS if sigma2 is None else count("num", sigma2)
@@ -652,7 +655,7 @@ def grid(
     if sigma2 is None:
         raise InvalidParameter("grid(measure, sigma2, num) needs sigma2", field="sigma2")
     k = DEFAULT_GRID_POINTS if num is None else count("num", num)
-    return _grid(support(measure, sigma2), k)
+    return _grid(support(as_measure(measure), sigma2), k)
 
 
 def _grid(sup: Support, num: int) -> FloatArray:

@@ -234,15 +234,12 @@ def _size_ticks(ax: Any, n: np.ndarray) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
-_SUPPORT_COLOR = "#d8e6f3"
+SUPPORT_COLOR = "#d8e6f3"
 
 
 def _draw(ax: Any, panel: _Panel, report: OutlierReport, simulation: Simulation | None) -> None:
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     for k, (a, b) in enumerate(zip(panel.lower, panel.upper, strict=True)):
-        ax.axvspan(a, b, color=_SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
+        ax.axvspan(a, b, color=SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
     if simulation is not None:
         pooled = np.concatenate(simulation.eigenvalues)
         bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
@@ -288,12 +285,20 @@ def _draw(ax: Any, panel: _Panel, report: OutlierReport, simulation: Simulation 
     ax.set_ylabel("density")
     ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
     ax.grid(alpha=0.25)
+    legend_below(ax, f"detection thresholds θ: {lower:.4g}, {upper:.4g}")
+
+
+def legend_below(ax: Any, note: str) -> None:
+    """The legend of a spectrum picture under its axes (in a constrained layout), where
+    it hides no data: the support is shaded across the whole height. ``note`` (the
+    thresholds: values of theta, not points of this axis) is its last line."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles, labels = ax.get_legend_handles_labels()
     # the support's swatch with an edge: its fill alone is pale on white
-    swatch = Patch(facecolor=_SUPPORT_COLOR, edgecolor="#7fa6cc")
+    swatch = Patch(facecolor=SUPPORT_COLOR, edgecolor="#7fa6cc")
     handles = [swatch if t == "support" else h for h, t in zip(handles, labels, strict=True)]
-    # the thresholds are values of theta, not points of this axis: a line of the legend
     handles.append(Line2D([], [], linestyle="none"))
-    labels.append(f"detection thresholds θ: {lower:.4g}, {upper:.4g}")
-    # below the axes, where it hides no data (the support is shaded across the top)
+    labels.append(note)
     ax.figure.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)

@@ -19,7 +19,9 @@ from matplotlib.legend import Legend
 from matplotlib.transforms import Bbox
 
 import rmtservice as rs
+from rmtservice import rectangular as rr
 from rmtservice.pictures.plot import render, render_sweep
+from rmtservice.pictures.rectangular import render_rectangular
 from rmtservice.sweeps.statistics import MetricStats, RateFit, SizeStats, SweepSummary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -174,6 +176,15 @@ def test_the_spectrum_picture(simulate: bool, saved: list[Figure]) -> None:
     swatch = handles[labels.index("support")]
     # the support's swatch is drawn with an edge, visible on white
     assert swatch is not None and swatch.get_edgecolor()[3] > 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("simulate", [True, False], ids=["with simulation", "limit only"])
+def test_the_singular_value_picture(simulate: bool, saved: list[Figure]) -> None:
+    law = rs.Uniform(0.0, 1.0)
+    sim = rr.simulate(law, 0.5, 400, 200, spikes=[3.0], seed=1) if simulate else None
+    render_rectangular(law, 0.5, 0.5, spikes=[3.0], simulation=sim)
+    (fig,) = saved
+    _check(fig)
 
 
 def _example(name: str) -> Callable[[list[str]], int]:
