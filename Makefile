@@ -41,8 +41,8 @@ serve: $(SERVE_STAMP)
 # nothing moves that was not upgraded there), resolved by uv for CPython 3.11 on x86_64
 # Linux (the service's for any 3.11, as the image's Debian python3 3.11.2; the developers'
 # for 3.11.5 on, which mkdocs-material's pymdown-extensions needs), with the hashes of every
-# file of each version. Upgrade one package: install the
-# new version in $(VENV), `make lock`, then check it with `make test`.
+# file of each version. Upgrade one package: install the new version in $(VENV),
+# `make lock`, then check it with `make test`.
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes \
 	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock' \
 	--constraint build/venv-freeze.txt pyproject.toml
