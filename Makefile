@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint container-check install clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise bench-analyze lint container-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -120,6 +120,13 @@ bench-fit: $(STAMP)
 bench-denoise: $(STAMP)
 	-$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/bench_denoise.py
+
+# rmtservice analyze on the real model against its SVDs alone (1 and 2 BLAS threads), and
+# WeightWatcher's analyze on the same file (the bench extra; it installs without torch and
+# reads the file's tensors as a state dict; skipped with the reason when it cannot run).
+bench-analyze: $(STAMP) $(MODEL)
+	-$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/bench_analyze.py
 
 # The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the
 # Dozier-Silverstein equation, an SVD and histogram, simulate against svdvals (issue 15).
