@@ -8,8 +8,8 @@ layers of n units (weights ``64 x n``, ``n x n``, ``n x 10``), Adam, a fixed see
 each n the middle matrix ``W = W0 + S``:
 
 - ``rank fit``: the outliers :func:`rmtservice.fit.fit` finds with the noise level
-  estimated from ``W`` alone (what a user without the training history sees), and that
-  level ``sigma2``;
+  estimated from ``W`` alone (what a user without the training history sees), that
+  level ``sigma2``, and the fit's verdict (``noise?``: noise plus spikes or not);
 - ``rank init``: the outliers with the noise level known: scikit-learn's initialisation
   is uniform of variance ``1/n`` (Glorot), so ``sigma2 = 1`` in rmtservice's convention;
 - ``S > thr``: the singular values of the true update ``S = W - W0`` above the limit's
@@ -62,6 +62,7 @@ class Row:
     rank_fit: int
     sigma2_fit: float
     rank_init: int
+    noise_like: bool
     true_count: int
     measured: dict[str, float]
     predicted: dict[str, float]
@@ -141,6 +142,7 @@ def one(n: int, epochs: int, batch: int, split: tuple) -> Row:
         rank_fit=f.rank,
         sigma2_fit=f.sigma2,
         rank_init=known.rank,
+        noise_like=f.verdict.noise_plus_spikes,
         true_count=int(np.sum(scipy.linalg.svdvals(s_true) > 1.0)),
         measured=measured,
         predicted=predicted,
@@ -151,14 +153,16 @@ def one(n: int, epochs: int, batch: int, split: tuple) -> Row:
 
 def table(rows: list[Row]) -> str:
     head = (
-        f"{'n':>5} {'acc':>6} {'rank fit':>8} {'sigma2':>7} {'rank init':>9} {'S > thr':>7}"
+        f"{'n':>5} {'acc':>6} {'rank fit':>8} {'sigma2':>7} {'noise?':>6} {'rank init':>9}"
+        f" {'S > thr':>7}"
         f" {'hard':>6} {'shrink':>6} {'rie':>6} {'oracle':>6} {'best':>7} {'pred':>6} {'s':>6}"
     )
     lines = [head]
     for r in rows:
         m = r.measured
         lines.append(
-            f"{r.n:>5} {r.accuracy:>6.3f} {r.rank_fit:>8} {r.sigma2_fit:>7.3f} {r.rank_init:>9}"
+            f"{r.n:>5} {r.accuracy:>6.3f} {r.rank_fit:>8} {r.sigma2_fit:>7.3f}"
+            f" {'yes' if r.noise_like else 'no':>6} {r.rank_init:>9}"
             f" {r.true_count:>7} {m['hard']:>6.3f} {m['shrink']:>6.3f} {m['rie']:>6.3f}"
             f" {m['oracle']:>6.3f} {r.recommended:>7} {r.predicted[r.recommended]:>6.3f}"
             f" {r.seconds:>6.1f}"
