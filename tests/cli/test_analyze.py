@@ -168,6 +168,19 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "missing.safetensors" in err
 
 
+def test_parser_needs_no_core() -> None:
+    """Building the parser (every subcommand's) imports no numeric core; its methods are
+    the library's."""
+    from rmtservice.analyze import METHODS
+    from rmtservice.client import _analyze_cli
+
+    assert _analyze_cli.METHODS == METHODS
+    code = "import sys; from rmtservice.client.cli import _parser; _parser(); "
+    code += "print('rmtservice.analyze' in sys.modules, 'scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
 def test_closed_stdout_no_traceback(tmp_path: Path) -> None:
     src = small_model(tmp_path / "m.safetensors")
     proc = subprocess.Popen(
