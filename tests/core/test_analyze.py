@@ -159,6 +159,10 @@ def test_bad_files(tmp_path: Path) -> None:
     truncated.write_bytes(good.read_bytes()[:-100])
     with pytest.raises(InvalidParameter, match=r"cut\.safetensors"):
         analyze(truncated)
+    header = tmp_path / "garbage.safetensors"
+    header.write_bytes(b"not a weight file at all, just text")
+    with pytest.raises(InvalidParameter, match=r"garbage\.safetensors"):
+        analyze(header)
     with pytest.raises(InvalidParameter, match=r"'v'.*'w'"):
         analyze(good, names=["v"])
     small = tmp_path / "small.npz"
