@@ -175,6 +175,12 @@ def print_rounds(best: dict[str, dict[str, Any]], threads: int) -> None:
         base = best["iter+svd" if case == "analyze -o" else "iter+svdvals"]["time"]
         ratio = x["time"] / base
         print(f"{case:<15}{x['time']:>9.3f}{ratio:>8.3f}{x['err']:>10.2e}  {x['note']}")
+    a, base = best["analyze"]["time"], best["iter+svdvals"]["time"]
+    print(
+        f"targets: whole model {a:.1f} s (< 15 s: {'met' if a < 15 else 'not met'}), "
+        f"analyze / (read + svdvals) {a / base:.2f} (<= 1.3: "
+        f"{'met' if a / base <= 1.3 else 'not met'})"
+    )
 
 
 def shape_times(m: Any, reps: int) -> dict[str, float]:
