@@ -27,6 +27,7 @@ at the edge), the limit spike is reported instead and ``finite_n`` is false.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 
 _SWEEPS = 60
 _NEWTON = 40
@@ -66,26 +68,19 @@ def wigner_limit(values: FloatArray, center: float, s2: float) -> tuple[FloatArr
 def wigner_spikes(values: FloatArray, center: float, s2: float, n: int) -> Spikes:
     """Finite-n and limit spikes of the outliers ``values`` of an ``n x n`` matrix."""
     limit, overlap_limit = wigner_limit(values, center, s2)
-    k = values.size
-    if k == 0:
+    if values.size == 0:
         e = np.empty(0)
         return Spikes(e, e, e, e, np.empty(0, dtype=bool))
-    theta = limit - center  # centred; the bulk atom sits at 0
     lam = values - center
-    bulk = (n - k) / n
-    for _ in range(_SWEEPS):
-        new = theta.copy()
-        for _ in range(_NEWTON):
-            g, dg = _wigner_map(new, theta, bulk, s2, n)
-            step = (g - lam) / dg
-            new = new - step
-            if np.all(np.abs(step) <= _TOL * (np.abs(new) + math.sqrt(s2))):
-                break
-        done = np.all(np.abs(new - theta) <= _TOL * (np.abs(new) + math.sqrt(s2)))
-        theta = new
-        if done:
-            break
-    g, dg = _wigner_map(theta, theta, bulk, s2, n)
+    bulk = (n - values.size) / n
+
+    def rows(x: FloatArray, idx: IntArray, others: FloatArray) -> tuple[FloatArray, ...]:
+        g, dg = _wigner_map(x, idx, others, bulk, s2, n)
+        return g, dg, (dg > 0) & (np.sign(x) == np.sign(lam[idx]))
+
+    theta = _coupled(limit - center, lam, rows, math.sqrt(s2), lambda x, step: x - step)
+    every = np.arange(theta.size)
+    g, dg = _wigner_map(theta, every, theta, bulk, s2, n)
     ok = (
         np.isfinite(theta)
         & (dg > 0)
@@ -97,13 +92,70 @@ def wigner_spikes(values: FloatArray, center: float, s2: float, n: int) -> Spike
     return Spikes(spike, limit, overlap, overlap, ok)
 
 
+RowMap = Callable[[FloatArray, IntArray, FloatArray], tuple[FloatArray, ...]]
+
+
+def _coupled(
+    start: FloatArray,
+    target: FloatArray,
+    rows: RowMap,
+    scale: float,
+    step: Callable[[FloatArray, FloatArray], FloatArray],
+) -> FloatArray:
+    """Solve ``map_i(x_i; x_j, j != i) = target_i`` for every ``i`` by Jacobi sweeps from
+    the limit ``start``: in each sweep, Newton's method on each unknown with the others
+    held at the previous sweep's values. ``rows(x, idx, others)`` gives the map, its
+    derivative in ``x`` and whether ``x`` is on the outlier branch, for the rows ``idx``.
+
+    An unknown whose Newton iteration leaves the branch or does not converge has no
+    finite-n root (its outlier lies inside the deterministic equivalent's support): it is
+    held at its limit value, so that it neither pollutes the others' equations with a
+    wandering iterate nor keeps the sweeps going; the caller's final check reports it as
+    the limit. The rest, coupled only through ``O(1/n)`` terms, settle in a few sweeps."""
+    x = start.copy()
+    active = np.ones(x.size, dtype=bool)
+    for _ in range(_SWEEPS):
+        idx = np.flatnonzero(active)
+        new, converged = _newton_rows(x[idx], target[idx], idx, x, rows, scale, step)
+        valid = converged & rows(new, idx, x)[2]
+        moved = np.abs(new - x[idx]) > _TOL * (np.abs(new) + scale)
+        x[idx] = np.where(valid, new, start[idx])
+        active[idx[~valid]] = False
+        if not np.any(moved & valid):
+            break
+    return x
+
+
+def _newton_rows(
+    x: FloatArray,
+    target: FloatArray,
+    idx: IntArray,
+    others: FloatArray,
+    rows: RowMap,
+    scale: float,
+    step: Callable[[FloatArray, FloatArray], FloatArray],
+) -> tuple[FloatArray, BoolArray]:
+    """Newton's method on the rows ``idx`` with ``others`` fixed; the rows that
+    converged."""
+    converged = np.zeros(x.size, dtype=bool)
+    for _ in range(_NEWTON):
+        value, slope = rows(x, idx, others)[:2]
+        delta = (value - target) / slope
+        x = step(x, delta)
+        converged = np.abs(delta) <= _TOL * (np.abs(x) + scale)
+        if np.all(converged | ~np.isfinite(x)):
+            break
+    return x, converged & np.isfinite(x)
+
+
 def _wigner_map(
-    t: FloatArray, others: FloatArray, bulk: float, s2: float, n: int
+    t: FloatArray, idx: IntArray, others: FloatArray, bulk: float, s2: float, n: int
 ) -> tuple[FloatArray, FloatArray]:
-    """``phi_n^(i)(t_i)`` and its derivative: the bulk atom at 0 of mass ``bulk`` and
-    the other spikes ``others_j`` (j != i) of mass ``1/n`` each, noise ``s2``."""
+    """``phi_n^(i)(t_i)`` for the rows ``i`` in ``idx`` and its derivative: the bulk atom
+    at 0 of mass ``bulk`` and the other spikes ``others_j`` (j != i) of mass ``1/n``
+    each, noise ``s2``."""
     diff = t[:, None] - others[None, :]
-    np.fill_diagonal(diff, np.inf)  # the spike's own atom is left out
+    diff[np.arange(idx.size), idx] = np.inf  # the spike's own atom is left out
     inv = 1.0 / diff
     s1 = bulk / t + np.sum(inv, axis=1) / n
     s2_ = bulk / (t * t) + np.sum(inv * inv, axis=1) / n
@@ -139,21 +191,16 @@ def rectangular_spikes(values: FloatArray, variance: float, big: int, small: int
     s2 = variance * (big - 1)  # the deflated model: (big - 1) x (small - 1)
     cd = (small - 1) / (big - 1)
     zeros = (small - k) / (small - 1)
-    t = limit * limit
     y2 = values * values
-    for _ in range(_SWEEPS):
-        new = t.copy()
-        for _ in range(_NEWTON):
-            p, dp = _rect_map(new, t, zeros, s2, cd, small)[:2]
-            step = (p - y2) / dp
-            new = np.maximum(new - step, 0.5 * new)  # stay right of the atom at 0
-            if np.all(np.abs(step) <= _TOL * (new + s2)):
-                break
-        done = np.all(np.abs(new - t) <= _TOL * (new + s2))
-        t = new
-        if done:
-            break
-    p, dp, a, a_, rho = _rect_map(t, t, zeros, s2, cd, small)
+
+    def rows(x: FloatArray, idx: IntArray, others: FloatArray) -> tuple[FloatArray, ...]:
+        p, dp, _, _, rho = _rect_map(x, idx, others, zeros, s2, cd, small)
+        return p, dp, (x > 0) & (dp > 0) & (p > 0) & (rho < 1)
+
+    # a Newton step stays right of the atom at 0
+    t = _coupled(limit * limit, y2, rows, s2, lambda x, step: np.maximum(x - step, 0.5 * x))
+    every = np.arange(k)
+    p, dp, a, a_, rho = _rect_map(t, every, t, zeros, s2, cd, small)
     ok = (
         np.isfinite(t)
         & (t > 0)
@@ -169,13 +216,20 @@ def rectangular_spikes(values: FloatArray, variance: float, big: int, small: int
 
 
 def _rect_map(
-    t: FloatArray, others: FloatArray, zeros: float, s2: float, c: float, small: int
+    t: FloatArray,
+    idx: IntArray,
+    others: FloatArray,
+    zeros: float,
+    s2: float,
+    c: float,
+    small: int,
 ) -> tuple[FloatArray, ...]:
     """``Phi``, ``Phi'``, ``A``, ``A_`` and the Perron root ``rho`` (docs/theory/rectangular.md,
-    ``rmtservice.rectangular.limit``) at ``t_i`` for the law of squares with mass
-    ``zeros`` at 0 and the other spikes' squares ``others_j`` (``1/(small - 1)`` each)."""
+    ``rmtservice.rectangular.limit``) at ``t_i`` (the rows ``i`` in ``idx``) for the law of
+    squares with mass ``zeros`` at 0 and the other spikes' squares ``others_j``
+    (``1/(small - 1)`` each)."""
     diff = others[None, :] - t[:, None]
-    np.fill_diagonal(diff, np.inf)
+    diff[np.arange(idx.size), idx] = np.inf
     inv = 1.0 / diff
     w = 1.0 / (small - 1)
     f = -zeros / t + w * np.sum(inv, axis=1)

@@ -129,6 +129,24 @@ def test_finite_n_rectangular_map_inverts_the_cores_phi_with_atoms(big: int, sma
     assert_allclose(out.overlap_big, left, rtol=1e-8)
 
 
+def test_outliers_without_a_finite_n_root_are_held_at_their_limit_for_the_others() -> None:
+    """Two outliers closer than the n^(-1/2) scale have no finite-n root: they are
+    reported at their limits, and the other spike's equation counts them there, so it is
+    still solved exactly (iterates left wandering would leave it unsolved, as they did)."""
+    big, small = 600, 300
+    variance = 1.0 / big
+    pair = np.array([2.0, 2.001])
+    pair_limit = rectangular_limit(pair, variance * big, small / big)[0]
+    theta, k = 3.0, 3
+    s2, aspect = variance * (big - 1), (small - 1) / (big - 1)
+    nu = rs.Atoms(np.concatenate([[0.0], pair_limit]), [small - k, 1.0, 1.0])
+    y = math.sqrt(float(rr.phi(nu, s2, aspect, theta**2)))
+    out = rectangular_spikes(np.array([y, *pair]), variance, big, small)
+    assert out.finite_n.tolist() == [True, False, False]
+    assert_allclose(out.spike[0], theta, rtol=1e-9)
+    assert_allclose(out.spike[1:], pair_limit, rtol=1e-15)
+
+
 # --------------------------------------------------------- noise-level pieces
 
 
