@@ -74,7 +74,9 @@ def wigner_spikes(values: FloatArray, center: float, s2: float, n: int) -> Spike
     lam = values - center
     bulk = (n - values.size) / n
 
-    def rows(x: FloatArray, idx: IntArray, others: FloatArray) -> tuple[FloatArray, ...]:
+    def rows(
+        x: FloatArray, idx: IntArray, others: FloatArray
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
         g, dg = _wigner_map(x, idx, others, bulk, s2, n)
         return g, dg, (dg > 0) & (np.sign(x) == np.sign(lam[idx]))
 
@@ -92,7 +94,7 @@ def wigner_spikes(values: FloatArray, center: float, s2: float, n: int) -> Spike
     return Spikes(spike, limit, overlap, overlap, ok)
 
 
-RowMap = Callable[[FloatArray, IntArray, FloatArray], tuple[FloatArray, ...]]
+RowMap = Callable[[FloatArray, IntArray, FloatArray], tuple[FloatArray, FloatArray, BoolArray]]
 
 
 def _coupled(
@@ -193,7 +195,9 @@ def rectangular_spikes(values: FloatArray, variance: float, big: int, small: int
     zeros = (small - k) / (small - 1)
     y2 = values * values
 
-    def rows(x: FloatArray, idx: IntArray, others: FloatArray) -> tuple[FloatArray, ...]:
+    def rows(
+        x: FloatArray, idx: IntArray, others: FloatArray
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
         p, dp, _, _, rho = _rect_map(x, idx, others, zeros, s2, cd, small)
         return p, dp, (x > 0) & (dp > 0) & (p > 0) & (rho < 1)
 
