@@ -136,6 +136,7 @@ SCHEMA_LIMITS = [
     ("SweepRequest", "sizes.items", "maximum", "max_sweep_n"),
     ("SweepRequest", "trials", "maximum", "max_sweep_tasks"),
     ("SweepRequest", "spikes", "maxItems", "max_spikes"),
+    ("PlotRequest", "observed", "maxItems", "max_fit_values"),
     ("FitRequest", "eigenvalues", "maxItems", "max_fit_values"),
     ("FitRequest", "singular_values", "maxItems", "max_fit_values"),
     ("FitRequest", "bootstrap", "maximum", "max_bootstrap"),

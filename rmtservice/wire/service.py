@@ -214,6 +214,11 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
             trials=req.simulate.trials,
             compare=True,
         )
+    observed = None
+    if req.observed is not None:
+        from rmtservice.pictures.observed import observe
+
+        observed = observe(req.observed, noise.sigma2)
     return render(
         measure,
         noise.sigma2,
@@ -221,6 +226,7 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
         simulation=sim,
         fmt=req.format or fmt,
         title=req.title,
+        observed=observed,
     )
 
 
