@@ -45,6 +45,9 @@ SETTINGS = Settings(
     max_grid_points=600,  # the automatic grid's default is 512
     max_z_points=400,
     max_spikes=50,
+    max_fit_values=400,
+    max_fit_matrix_rows=40,
+    max_bootstrap=100,
     deadline_seconds=5.0,
     # sweeps: one local Dask worker, tiny sweeps
     dask_workers=1,
