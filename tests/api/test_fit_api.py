@@ -379,3 +379,31 @@ async def test_non_finite_values_are_refused(client: httpx.AsyncClient, number: 
     assert r.headers["content-type"] == "application/problem+json"
     if r.status_code == 422:
         assert "/eigenvalues/29" in field_paths(r.json())
+
+
+async def test_the_openapi_examples_are_real_answers(client: httpx.AsyncClient) -> None:
+    from app.api.fit import FIT_REQUESTS, FIT_RESPONSES
+
+    for name, example in FIT_REQUESTS.items():
+        r = await client.post("/v1/fit", json=example["value"])
+        assert r.status_code == 200, (name, r.text)
+    shown = FIT_RESPONSES[200]["content"]["application/json"]["examples"]["eigenvalues"]
+    r = await client.post("/v1/fit", json=FIT_REQUESTS["eigenvalues"]["value"])
+    assert_close(r.json(), shown["value"])
+
+
+def assert_close(got: Any, want: Any, path: str = "") -> None:
+    """Equal structure and text; numbers to a relative 1e-9 (another LAPACK may round
+    differently)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for k in want:
+            assert_close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-300), path
+    else:
+        assert got == want, path
