@@ -186,6 +186,17 @@ async def test_info_reports_the_fit_limits(client: httpx.AsyncClient) -> None:
     assert limits["max_fit_bootstrap_work"] > 0
 
 
+async def test_noise_far_too_small_leaves_a_bulk(client: httpx.AsyncClient) -> None:
+    """Known sigma2 far below the spread: at most half of the values are outliers, on
+    both sides together (both sides once took half each: no bulk, a 500), and the
+    verdict says it is not noise plus spikes."""
+    r = await client.post("/v1/fit", json={"eigenvalues": EV, "sigma2": 1e-300})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rank"] == len(EV) // 2 and out["goodness_of_fit"]["bulk_values"] == len(EV) // 2
+    assert out["verdict"]["noise_plus_spikes"] is False
+
+
 async def test_bootstrap_left_out_fits_the_work_limit() -> None:
     """50 replicates of 200 values cost 2e6; with a limit of 1e6 the fit takes 25, with
     3e5 none (fewer than 10 fit): the interval is then the asymptotic one."""
@@ -298,7 +309,22 @@ BAD: list[tuple[str, dict[str, Any], int, str, str, str]] = [
         "/matrix",
         "at least 10 x 10",
     ),
-    ("alpha", {"eigenvalues": EV, "alpha": 1.0}, 422, "validation-error", "/alpha", "less than 1"),
+    (
+        "alpha",
+        {"eigenvalues": EV, "alpha": 0.6},
+        422,
+        "validation-error",
+        "/alpha",
+        "less than or equal to 0.5",
+    ),
+    (
+        "alpha_tiny",
+        {"eigenvalues": EV, "alpha": 1e-320},
+        422,
+        "invalid-parameter",
+        "/alpha",
+        "alpha must be between 1e-300 and 0.5, got 1e-320",
+    ),
     ("sigma2", {"eigenvalues": EV, "sigma2": 0}, 422, "validation-error", "/sigma2", "greater"),
     (
         "bootstrap_few",
@@ -331,6 +357,14 @@ BAD: list[tuple[str, dict[str, Any], int, str, str, str]] = [
         "invalid-parameter",
         "/eigenvalues",
         "at most 1e+150",
+    ),
+    (
+        "elongated",
+        {"singular_values": SV, "shape": {"rows": 10**300, "cols": 20}},
+        422,
+        "invalid-parameter",
+        "/shape",
+        "too elongated",
     ),
     (
         "string",
