@@ -450,9 +450,9 @@ def test_tiny_levels_split_between_the_two_sides_exactly() -> None:
     n, k = 400, 0
     center, scale = tw.wigner_edge(n - k, f.sigma2 * (n - k) / n)
     assert_allclose(f.edge_threshold - f.center, center + scale * tw.isf(5e-21), rtol=1e-12)
-    with pytest.raises(InvalidParameter, match="alpha must be between 1e-300 and 0.5"):
+    with pytest.raises(InvalidParameter, match=r"alpha must be between 1e-300 and 0\.5"):
         fit(ev, alpha=1e-320)
-    with pytest.raises(InvalidParameter, match="alpha must be between 1e-300 and 0.5"):
+    with pytest.raises(InvalidParameter, match=r"alpha must be between 1e-300 and 0\.5"):
         fit(ev, alpha=0.7)
 
 
