@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import docs, fit, limit, meta, plot, simulation, sweeps, ui
+from app.api import docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         limit.router,
         simulation.router,
+        rectangular.router,
         fit.router,
         plot.router,
         sweeps.router,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.mount_site(app, settings.docs_site_dir)
     # added innermost first
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)

@@ -20,6 +20,15 @@ from pydantic import BaseModel
 from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
 from rmtservice.wire.fit import FitRequest, bootstrap_replicates
+from rmtservice.wire.rectangular import (
+    RectangularDensityRequest,
+    RectangularInverseRequest,
+    RectangularMatrix,
+    RectangularOutliersRequest,
+    RectangularSimulateRequest,
+    RectangularStieltjesRequest,
+    RectangularSupportRequest,
+)
 from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
@@ -53,6 +62,11 @@ def _measure(measure: MeasureModel, settings: Settings, name: str = "measure") -
             rows = len(part.entries)
             limit = settings.max_matrix_rows
             _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
+        if isinstance(part, RectangularMatrix):
+            rows, cols = part.shape
+            limit = settings.max_matrix_rows
+            _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
+            _at_most(f"{path}.entries.0", cols, limit, "column count", "max_matrix_rows")
 
 
 # ------------------------------------------------------------------- cost
@@ -80,6 +94,11 @@ def cost(req: BaseModel) -> int | None:
         return None
     atoms = measure.size
     eigen = sum(len(m.entries) ** 3 for _, m in measure.walk() if isinstance(m, MatrixMeasure))
+    eigen += sum(
+        m.shape[0] * m.shape[1] * m.size
+        for _, m in measure.walk()
+        if isinstance(m, RectangularMatrix)
+    )
     law = getattr(req, "spike_law", None)
     if isinstance(law, MeasureModel):
         atoms += law.size
@@ -89,13 +108,43 @@ def cost(req: BaseModel) -> int | None:
 # ------------------------------------------------------------------- time
 
 
+#: seconds of LAPACK's SVD (gesdd) of an ``n x p`` matrix, values only, per ``n p m``
+#: (``m = min(n, p)``, ``M = max(n, p)``), in units of the symmetric eigenvalues'
+#: seconds per ``n^3``: ``SVD_BASE + SVD_SLOPE m / M``, fitted below what was measured
+#: here with one BLAS thread (1.58 at 1200 x 300, 1.92 at 800 x 400, 3.1 to 3.2 square),
+#: so that estimates err short; with the singular vectors twice that
+SVD_BASE, SVD_SLOPE = 0.9, 2.0
+
+
+def _rectangular_work(req: RectangularSimulateRequest) -> float:
+    """``n p min(n, p)`` per trial, in the units of :func:`lapack_work`; none where
+    Lanczos is used (``top`` few of many: ``O(n p)`` a step)."""
+    n, p = req.rows, req.cols
+    m = min(n, p)
+    values = SVD_BASE + SVD_SLOPE * m / max(n, p)
+    if req.vectors:
+        per_trial = 2.0 * values
+    elif req.top is not None and m >= 400 and req.top <= m // 20:
+        per_trial = 0.0
+    else:
+        per_trial = values
+    return req.trials * per_trial * float(n) * float(p) * float(m)
+
+
 def lapack_work(req: BaseModel) -> float | None:
     """A lower bound of the LAPACK work of a simulation, in units of ``n^3`` (``None``:
     no simulation). A full spectrum (``syevd``) is one unit a trial; eigenvectors two
     (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
     where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
     if isinstance(req, PlotRequest) and req.simulate is not None:
+        if req.model == "rectangular":
+            n, p = req.simulate.n, req.cols
+            m = min(n, p)
+            per_trial = (SVD_BASE + SVD_SLOPE * m / max(n, p)) * float(n) * float(p) * float(m)
+            return req.simulate.trials * per_trial
         return req.simulate.trials * float(req.simulate.n) ** 3
+    if isinstance(req, RectangularSimulateRequest):
+        return _rectangular_work(req)
     if not isinstance(req, SimulateRequest):
         return None
     n = req.n
@@ -121,6 +170,17 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
     if isinstance(req, SimulateRequest):
         field, n, trials = "n", req.n, req.trials
         parallel = min(settings.trial_workers, trials, os.cpu_count() or 1)
+    elif isinstance(req, RectangularSimulateRequest):
+        seconds = work * seconds_per_n3
+        if seconds > settings.deadline_seconds:
+            raise DeadlineExceeded(
+                f"rows: {req.rows} x {req.cols} and {req.trials} trial(s) need at least "
+                f"{seconds:.3g} s of LAPACK here, over the deadline of "
+                f"{settings.deadline_seconds:g} s (deadline_seconds in /v1/info); ask for less: "
+                "smaller rows or cols, fewer trials, or top",
+                field="rows",
+            )
+        return
     else:
         assert isinstance(req, PlotRequest) and req.simulate is not None
         field, n, trials, parallel = "simulate.n", req.simulate.n, req.simulate.trials, 1
@@ -185,10 +245,25 @@ def _simulate_memory(req: SimulateRequest, settings: Settings) -> MemoryEstimate
     return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
 
 
+def _rectangular_memory(req: RectangularSimulateRequest, settings: Settings) -> MemoryEstimate:
+    """Y itself and LAPACK's Fortran-ordered copy (values only; Lanczos reads Y in
+    place); with ``vectors`` also U, V^T and ``gesdd``'s workspace of about ``3 m^2``
+    (trials run one after another)."""
+    n, p = req.rows, req.cols
+    m = min(n, p)
+    per_trial = 2 * 8 * n * p
+    if req.vectors:
+        per_trial += 8 * (n * m + m * p + 3 * m * m)
+    shared = 8 * n * p if isinstance(req.measure, RectangularMatrix) else 0
+    return MemoryEstimate("rows", max(n, p), "float64", per_trial, 1, shared)
+
+
 def _plot_memory(req: PlotRequest, settings: Settings) -> MemoryEstimate | None:
     if req.simulate is None:
         return None
     n = req.simulate.n
+    if req.model == "rectangular":  # Y and LAPACK's copy
+        return MemoryEstimate("simulate.n", n, "float64", 2 * 8 * n * req.cols, 1)
     return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
 
 
@@ -211,6 +286,14 @@ def _memory(req: BaseModel, settings: Settings) -> None:
         return
     e = estimate
     trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
+    if isinstance(req, RectangularSimulateRequest):
+        raise LimitExceeded(
+            f"rows: {req.rows} x {req.cols} needs about {_mb(e.per_trial)} per trial: "
+            f"{_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
+            "(memory_budget_bytes in /v1/info); ask for smaller rows or cols"
+            + (" or no vectors" if req.vectors else ""),
+            field=e.field,
+        )
     raise LimitExceeded(
         f"{e.field}: n = {e.n} needs about {_mb(e.per_trial)} per trial ({e.dtype}, "
         f"{trials}): {_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
@@ -288,6 +371,22 @@ def _simulate_limits(req: SimulateRequest) -> Iterator[Limit]:
         yield "edges", len(req.edges), "max_grid_points", "edge count"
 
 
+def _rectangular_density_points(req: RectangularDensityRequest) -> tuple[str, int]:
+    if req.x is not None:
+        return "x", len(req.x)
+    return ("grid.num", req.grid.num) if req.grid is not None else ("num", req.grid_points)
+
+
+def _rectangular_simulate_limits(req: RectangularSimulateRequest) -> Iterator[Limit]:
+    yield "rows", req.rows, "max_rect_rows", "row count"
+    yield "cols", req.cols, "max_rect_cols", "column count"
+    yield "trials", req.trials, "max_trials", "trial count"
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.vectors:
+        yield "rows", req.rows, "max_rect_vectors_size", "row count with vectors"
+        yield "cols", req.cols, "max_rect_vectors_size", "column count with vectors"
+
+
 def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     yield "spikes", len(req.spikes), "max_spikes", "spike count"
     if req.observed is not None:
@@ -295,6 +394,9 @@ def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     if req.simulate is not None:
         yield "simulate.n", req.simulate.n, "max_n", "matrix size"
         yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
+    if req.simulate is not None and req.model == "rectangular":
+        yield "simulate.n", req.simulate.n, "max_rect_rows", "row count"
+        yield "simulate.n", req.cols, "max_rect_cols", "column count (aspect_ratio x n)"
 
 
 def _fit_limits(req: FitRequest) -> Iterator[Limit]:
@@ -363,4 +465,22 @@ RULES: dict[type[BaseModel], Rules] = {
     SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
     PlotRequest: Rules(_plot_limits, memory=_plot_memory),
     FitRequest: Rules(_fit_limits, memory=_fit_memory, cost=_fit_cost),
+    RectangularStieltjesRequest: Rules(
+        lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
+        points=lambda r: len(r.z.re),
+    ),
+    RectangularDensityRequest: Rules(
+        lambda r: [(*_rectangular_density_points(r), "max_grid_points", "point count")],
+        points=lambda r: _rectangular_density_points(r)[1],
+    ),
+    RectangularSupportRequest: Rules(lambda r: (), points=lambda r: 0),
+    RectangularOutliersRequest: Rules(
+        lambda r: [("spikes", len(r.spikes), "max_spikes", "spike count")],
+        points=lambda r: len(r.spikes),
+    ),
+    RectangularInverseRequest: Rules(
+        lambda r: [("observed", len(r.observed), "max_spikes", "count")],
+        points=lambda r: len(r.observed),
+    ),
+    RectangularSimulateRequest: Rules(_rectangular_simulate_limits, memory=_rectangular_memory),
 }
