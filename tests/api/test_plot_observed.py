@@ -89,3 +89,11 @@ async def test_bad_observed_is_a_problem(client: httpx.AsyncClient) -> None:
         r = await c.post("/v1/plot", json=body)
         body_ = assert_problem(r, 422, "limit-exceeded", "max_fit_values")
         assert field_paths(body_) == ["/observed"]
+
+
+async def test_observed_goes_with_the_symmetric_picture(client: httpx.AsyncClient) -> None:
+    body = fitted_body(spectrum()) | {"model": "rectangular", "aspect_ratio": 0.5}
+    body["measure"] = {"kind": "point", "at": 0.0}
+    r = await client.post("/v1/plot", json=body)
+    problem = assert_problem(r, 422, "invalid-parameter", "goes with model wigner")
+    assert field_paths(problem) == ["/observed"]
