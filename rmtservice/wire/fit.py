@@ -95,20 +95,27 @@ class FitRequest(_Request):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [
-                _branch(
-                    ["eigenvalues"],
-                    {"eigenvalues": "array"},
-                    ["singular_values", "shape", "matrix", "model"],
-                ),
-                _branch(
-                    ["singular_values", "shape"],
-                    {"singular_values": "array", "shape": "object"},
-                    ["eigenvalues", "matrix", "model"],
-                ),
-                _branch(
-                    ["matrix"], {"matrix": "object"}, ["eigenvalues", "singular_values", "shape"]
-                ),
+            # inside allOf: a top-level anyOf reads as a union to client generators
+            "allOf": [
+                {
+                    "anyOf": [
+                        _branch(
+                            ["eigenvalues"],
+                            {"eigenvalues": "array"},
+                            ["singular_values", "shape", "matrix", "model"],
+                        ),
+                        _branch(
+                            ["singular_values", "shape"],
+                            {"singular_values": "array", "shape": "object"},
+                            ["eigenvalues", "matrix", "model"],
+                        ),
+                        _branch(
+                            ["matrix"],
+                            {"matrix": "object"},
+                            ["eigenvalues", "singular_values", "shape"],
+                        ),
+                    ]
+                }
             ]
         }
     )
