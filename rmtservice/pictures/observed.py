@@ -47,9 +47,10 @@ def observe(values: Sequence[float], sigma2: float) -> Observed:
     return Observed(v, f)
 
 
-def draw(ax: Any, obs: Observed) -> None:
+def draw(ax: Any, obs: Observed) -> float:
     """The histogram of the observed values, the fit's edges and thresholds as vertical
-    lines and its outliers as diamonds on the axis; the y range grows to hold the bars."""
+    lines and its outliers as diamonds on the axis, with legend labels (the picture
+    makes the legend); returns the tallest bar, for the y range."""
     f = obs.fit
     bins = int(np.clip(np.sqrt(obs.values.size), 10, 120))
     heights = ax.hist(
@@ -63,9 +64,8 @@ def draw(ax: Any, obs: Observed) -> None:
         zorder=1,
     )[0]
     for k, edge in enumerate((f.bulk.lower, f.bulk.upper)):
-        ax.axvline(
-            edge, color="#2e7d32", lw=1.2, zorder=2, label="fitted bulk edges" if k == 0 else None
-        )
+        label = "fitted bulk edges" if k == 0 else None
+        ax.axvline(edge, color="#2e7d32", lw=1.2, zorder=2, label=label)
     cuts = [c for c in (f.lower_edge_threshold, f.edge_threshold) if c is not None]
     for k, cut in enumerate(cuts):
         label = f"finite-n thresholds (α = {f.alpha:g})" if k == 0 else None
@@ -82,7 +82,4 @@ def draw(ax: Any, obs: Observed) -> None:
             zorder=5,
             label=f"observed outliers ({f.rank})",
         )
-    low, high = ax.get_ylim()
-    top = float(np.max(heights)) if np.size(heights) else 0.0
-    ax.set_ylim(low, max(high, 1.1 * top))
-    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    return float(np.max(heights)) if np.size(heights) else 0.0

@@ -97,9 +97,11 @@ def render(
     with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
         fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
         try:
+            # the observed layer first: its entries join the legend that _draw puts under
+            # the axes; then the y range grows to hold its bars
+            tallest = 0.0 if observed is None else draw_observed(ax, observed)
             _draw(ax, panel, report, simulation)
-            if observed is not None:
-                draw_observed(ax, observed)
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.1 * tallest))
             name = _printable(title) or f"{describe(measure)},  σ² = {sigma2:g}"
             # literally: mathtext would parse "$...$" (and refuse "$x^{$" with an error)
             ax.set_title(name, fontsize=12, parse_math=False)

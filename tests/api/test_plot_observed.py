@@ -97,3 +97,31 @@ async def test_observed_goes_with_the_symmetric_picture(client: httpx.AsyncClien
     r = await client.post("/v1/plot", json=body)
     problem = assert_problem(r, 422, "invalid-parameter", "goes with model wigner")
     assert field_paths(problem) == ["/observed"]
+
+
+def test_the_picture_with_observed_values_is_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout checks of every picture (tests/examples/test_picture_layout.py): no
+    legend over the data, the observed entries in the one legend under the axes."""
+    from matplotlib.figure import Figure
+
+    import rmtservice as rs
+    from rmtservice.pictures.plot import render
+    from tests.examples.test_picture_layout import _check
+
+    saved: list[Figure] = []
+    original = Figure.savefig
+
+    def savefig(self: Figure, *args: object, **kwargs: object) -> None:
+        saved.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    values = spectrum()
+    f = fit(values, bootstrap=0)
+    obs = observe(values, f.sigma2)
+    render(rs.Point(f.center), f.sigma2, spikes=[o.spike for o in f.outliers], observed=obs)
+    (figure,) = saved
+    _check(figure)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "observed (300 values)" in labels and "observed outliers (1)" in labels
+    assert not [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
