@@ -16,6 +16,7 @@ Examples::
     rmtservice rect-outliers --point 0 --sigma2 1 --rows 2000 --cols 1000 --spikes 2,0.5
     rmtservice rect-simulate --uniform 0 1 --sigma2 0.5 --rows 2000 --cols 1000 --spikes 3
     rmtservice serve --port 8000
+    rmtservice analyze model.safetensors --plots pictures/ --html report.html
     rmtservice density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
@@ -39,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError, fit_cli
+from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli, fit_cli
 from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
@@ -187,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("id", help="the sweep's id")
         q.add_argument("--url", required=True, help="the service that runs it")
         q.add_argument("--json", action="store_true", help="print the JSON answer")
+    _analyze_cli.add_parser(sub)
     return ap
 
 
@@ -623,6 +625,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "analyze":
+        return _analyze_cli.run(args)
     try:
         print(_run(args), flush=True)
     except InputError as exc:
