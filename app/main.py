@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import docs, limit, meta, plot, rectangular, simulation, sweeps, ui
+from app.api import docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit.router,
         simulation.router,
         rectangular.router,
+        fit.router,
         plot.router,
         sweeps.router,
         meta.router,

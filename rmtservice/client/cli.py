@@ -10,6 +10,8 @@ Examples::
     rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 -o sweep.png
     ID=$(rmtservice sweep --point 0 --sigma2 1 --sizes 200,400 --url $URL --detach)
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
+    rmtservice fit eigenvalues.txt --alpha 0.05
+    rmtservice fit model.safetensors --tensor layers.0.mlp.weight --json
     rmtservice rect-density --uniform 0 1 --sigma2 0.5 --aspect-ratio 0.5 --num 20
     rmtservice rect-outliers --point 0 --sigma2 1 --rows 2000 --cols 1000 --spikes 2,0.5
     rmtservice rect-simulate --uniform 0 1 --sigma2 0.5 --rows 2000 --cols 1000 --spikes 3
@@ -38,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli
+from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli, fit_cli
 from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
@@ -176,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_out(w, "also write the picture (.png or .svg)", alias="--plot")
     w.add_argument("--detach", action="store_true", help="print only the id and return (--url)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit_cli.add_parser(sub, _floats)
     _add_rectangular(sub)
     for name, text in (
         ("sweep-status", "a sweep's state and results"),
@@ -391,6 +394,8 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace) -> str:
+    if args.command == "fit":
+        return fit_cli.run(args, InputError)
     if args.command in ("sweep-status", "sweep-cancel"):
         with Client(args.url) as remote:
             if args.command == "sweep-cancel":

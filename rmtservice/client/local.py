@@ -18,6 +18,7 @@ from rmtservice.client import _ENDPOINTS, _PLOT, Client, ServiceError, _validate
 from rmtservice.errors import RMTError, core_problem
 from rmtservice.vocabulary import NOISE_LAWS
 from rmtservice.wire import rectangular, rectangular_service, schemas, service
+from rmtservice.wire.fit import FitResponse
 
 __all__ = ["LocalClient"]
 
@@ -104,6 +105,11 @@ class LocalClient:
     ) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
         return self._call("simulate", request, fields, progress=progress)
+
+    def fit(self, request: Any = None, **fields: Any) -> FitResponse:
+        """Noise level, bulk edge, outliers and spikes of an observed spectrum (a
+        ``bootstrap`` left out takes what the server's default work limit allows)."""
+        return self._call("fit", request, fields)
 
     def rectangular_stieltjes(
         self, request: Any = None, **fields: Any

@@ -21,6 +21,8 @@ import numpy as np
 from rmtservice.density import boundary_values, grid, support
 from rmtservice.measures import Atoms, MarchenkoPastur, Measure, Mixture, Point, Semicircle, Uniform
 from rmtservice.outliers import OutlierReport, outliers
+from rmtservice.pictures.observed import Observed
+from rmtservice.pictures.observed import draw as draw_observed
 from rmtservice.simulate import Simulation
 from rmtservice.sweeps.statistics import SweepSummary
 from rmtservice.vocabulary import IMAGE_MEDIA_TYPES
@@ -75,8 +77,10 @@ def render(
     simulation: Simulation | None = None,
     fmt: str = "png",
     title: str | None = None,
+    observed: Observed | None = None,
 ) -> bytes:
-    """The picture as PNG or SVG bytes (about 1000 x 600 pixels)."""
+    """The picture as PNG or SVG bytes (about 1000 x 600 pixels); ``observed``: an
+    observed spectrum and its fit over the law (:mod:`rmtservice.pictures.observed`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,12 +90,18 @@ def render(
     located = [o.location for o in report.outliers if o.location is not None]
     values = [] if simulation is None else [e for e in simulation.eigenvalues]
     points = located + [float(v) for e in values for v in (e[0], e[-1])]
+    if observed is not None:
+        points += list(observed.span)
     span = (min(points), max(points)) if points else None
     panel = _panel(measure, sigma2, span)
     with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
         fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
         try:
+            # the observed layer first: its entries join the legend that _draw puts under
+            # the axes; then the y range grows to hold its bars
+            tallest = 0.0 if observed is None else draw_observed(ax, observed)
             _draw(ax, panel, report, simulation)
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.1 * tallest))
             name = _printable(title) or f"{describe(measure)},  σ² = {sigma2:g}"
             # literally: mathtext would parse "$...$" (and refuse "$x^{$" with an error)
             ax.set_title(name, fontsize=12, parse_math=False)

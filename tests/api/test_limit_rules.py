@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi.routing import APIRoute
 
-from app.api import docs, limit, meta, plot, rectangular, simulation, sweeps, ui
+from app.api import docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui
 from app.runtime.limits import RULES
 from rmtservice.wire.schemas import SweepRequest
 
 
 def test_every_computing_endpoint_has_limit_rules() -> None:
-    routers = (docs, limit, meta, plot, rectangular, simulation, sweeps, ui)
+    routers = (docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui)
     bodies = {
         param.field_info.annotation
         for module in routers

@@ -23,6 +23,7 @@ PATHS = {
     "inverse": "/v1/outliers/inverse",
     "simulate": "/v1/simulate",
     "plot": "/v1/plot",
+    "fit": "/v1/fit",
     "rectangular_density": "/v1/rectangular/density",
     "rectangular_support": "/v1/rectangular/support",
     "rectangular_outliers": "/v1/rectangular/outliers",
@@ -30,6 +31,7 @@ PATHS = {
     "rectangular_stieltjes": "/v1/rectangular/stieltjes",
     "rectangular_simulate": "/v1/rectangular/simulate",
 }
+EV = [float(v) for v in range(-10, 10)]
 RECT = {
     "measure": {"kind": "uniform", "low": 0.0, "high": 1.0},
     "noise": NOISE,
@@ -88,6 +90,16 @@ BAD: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("plot", {"measure": POINT, "noise": NOISE, "format": "gif"}),
+    ("fit", {"eigenvalues": EV[:9]}),
+    ("fit", {"eigenvalues": EV, "singular_values": EV}),
+    ("fit", {"singular_values": [-1.0, *EV[11:]], "shape": {"rows": 9, "cols": 30}}),
+    ("fit", {"singular_values": EV[10:], "shape": {"rows": 9, "cols": 30}}),
+    ("fit", {"matrix": {"entries": [[0.0] * 12] * 11}, "model": "wigner"}),
+    ("fit", {"matrix": {"entries": [[0.0] * 12] * 10 + [[0.0] * 11, [0.0] * 12]}}),
+    ("fit", {"eigenvalues": [1.0] * 20}),
+    ("fit", {"eigenvalues": EV, "deconvolve": True}),
+    ("fit", {"eigenvalues": EV, "bootstrap": 5}),
+    ("fit", {"eigenvalues": EV, "sigma2": 5e-324}),
     ("rectangular_support", RECT | {"measure": {"kind": "uniform", "low": -1.0, "high": 1.0}}),
     ("rectangular_support", RECT | {"measure": {"kind": "atoms", "values": [1], "weights": [-1]}}),
     ("rectangular_support", RECT | {"aspect_ratio": 0.0}),
