@@ -36,12 +36,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli, fit_cli
+from rmtservice.client import Client, ServiceError, _analyze_cli, fit_cli
 from rmtservice.vocabulary import NOISE_LAWS
+
+if TYPE_CHECKING:
+    from rmtservice.client.local import LocalClient
 
 __all__ = ["main"]
 
@@ -311,7 +314,7 @@ def _rect_simulate(
         "vectors": args.vectors or None,
     }
     bar = _Progress(args.quiet or args.json)
-    if isinstance(client, LocalClient):
+    if not isinstance(client, Client):
         r = client.rectangular_simulate(**fields, progress=bar)
     else:
         if not bar.quiet:
@@ -408,10 +411,10 @@ def _run(args: argparse.Namespace) -> str:
         client: Any = (
             Client(args.url)
             if args.url
-            else LocalClient(dask_scheduler=args.scheduler, dask_workers=args.workers)
+            else _local(dask_scheduler=args.scheduler, dask_workers=args.workers)
         )
     else:
-        client = Client(args.url) if args.url else LocalClient()
+        client = Client(args.url) if args.url else _local()
     with client:
         if args.command.startswith("rect-"):
             r, text = _rectangular(client, fields, args)
@@ -485,7 +488,7 @@ def _simulate(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> 
         "top": args.top,
     }
     bar = _Progress(args.quiet or args.json)
-    if isinstance(client, LocalClient):
+    if not isinstance(client, Client):
         return client.simulate(**fields, progress=bar)
     if not bar.quiet:
         sys.stderr.write(f"simulating {args.trials} trial(s) on {args.url} ...\n")
@@ -603,6 +606,14 @@ def _problem_text(err: ServiceError) -> str:
         where = e.get("path") or ".".join(map(str, e.get("loc", [])))
         lines.append(f"  {where}: {e.get('message', '')}")
     return "\n".join(lines)
+
+
+def _local(**options: Any) -> LocalClient:
+    """The local core as a client (imported here: building the parser, and every command
+    sent to a server, must not load numpy and scipy)."""
+    from rmtservice.client.local import LocalClient
+
+    return LocalClient(**options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

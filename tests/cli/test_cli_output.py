@@ -23,7 +23,21 @@ DENSITY = ["density", "--uniform", "-1", "1", "--sigma2", "0.25"]
     "argv",
     [
         [*DENSITY, "--num", "20000", "--json"],  # ~1 MB: the pipe fills, head has gone
-        ["simulate", "--point", "0", "--sigma2", "1", "--n", "300", "--seed", "1", "--json"],
+        # 8000 eigenvalues, ~160 KB: more than a pipe holds, so it cannot finish first
+        [
+            "simulate",
+            "--point",
+            "0",
+            "--sigma2",
+            "1",
+            "--n",
+            "1000",
+            "--trials",
+            "8",
+            "--seed",
+            "1",
+            "--json",
+        ],
     ],
     ids=["density", "simulate"],
 )
