@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import docs, limit, meta, plot, simulation, sweeps, ui
+from app.api import denoise, docs, limit, meta, plot, simulation, sweeps, ui
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         simulation.router,
         plot.router,
         sweeps.router,
+        denoise.router,
         meta.router,
         docs.router,
         ui.router,
@@ -139,7 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # added innermost first
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        upload_paths=denoise.UPLOAD_PATHS,
+    )
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.api_keys:
         app.add_middleware(ApiKeyAuth, keys=settings.api_keys)

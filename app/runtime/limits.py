@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
+from rmtservice.wire.denoise import DenoiseJob
 from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
@@ -86,11 +87,27 @@ def cost(req: BaseModel) -> int | None:
 # ------------------------------------------------------------------- time
 
 
+@dataclass(frozen=True)
+class LapackEstimate:
+    """A lower bound of a request's LAPACK work in units of ``n^3`` (one symmetric
+    eigenvalue solve, ``syevd``, of size n), and how a refusal names it."""
+
+    work: float
+    field: str
+    what: str
+    advice: str
+
+
 def lapack_work(req: BaseModel) -> float | None:
-    """A lower bound of the LAPACK work of a simulation, in units of ``n^3`` (``None``:
-    no simulation). A full spectrum (``syevd``) is one unit a trial; eigenvectors two
+    """A lower bound of the LAPACK work of a request, in units of ``n^3`` (``None``:
+    none to speak of). From its row of :data:`RULES` where it has one (``lapack``); for
+    a simulation: a full spectrum (``syevd``) is one unit a trial; eigenvectors two
     (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
     where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
+    rules = RULES.get(type(req))
+    if rules is not None and rules.lapack is not None:
+        estimate = rules.lapack(req)
+        return None if estimate is None else estimate.work
     if isinstance(req, PlotRequest) and req.simulate is not None:
         return req.simulate.trials * float(req.simulate.n) ** 3
     if not isinstance(req, SimulateRequest):
@@ -112,6 +129,10 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
     """Refuse (``DeadlineExceeded``, 503) a simulation whose LAPACK work alone, at the
     speed measured here, passes the deadline: it cannot finish, and would hold a worker
     until it is stopped."""
+    rules = RULES.get(type(req))
+    if rules is not None and rules.lapack is not None:
+        _check_estimate(rules.lapack(req), settings, seconds_per_n3)
+        return
     work = lapack_work(req)
     if work is None:
         return
@@ -131,6 +152,21 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
         )
 
 
+def _check_estimate(
+    estimate: LapackEstimate | None, settings: Settings, seconds_per_n3: float
+) -> None:
+    if estimate is None:
+        return
+    seconds = estimate.work * seconds_per_n3
+    if seconds > settings.deadline_seconds:
+        raise DeadlineExceeded(
+            f"{estimate.field}: {estimate.what} needs at least {seconds:.3g} s of LAPACK "
+            f"here, over the deadline of {settings.deadline_seconds:g} s (deadline_seconds "
+            f"in /v1/info); {estimate.advice}",
+            field=estimate.field,
+        )
+
+
 # ----------------------------------------------------------------- memory
 
 
@@ -145,6 +181,8 @@ class MemoryEstimate:
     per_trial: int
     at_once: int
     shared: int = 0
+    #: a request that is not a simulation: what needs the memory, and the advice
+    what: str | None = None
 
     @property
     def total(self) -> int:
@@ -207,6 +245,12 @@ def _memory(req: BaseModel, settings: Settings) -> None:
     if estimate is None or estimate.total <= budget:
         return
     e = estimate
+    if e.what is not None:
+        raise LimitExceeded(
+            f"{e.field}: {e.what} needs about {_mb(e.total)}, over the memory budget of "
+            f"{_mb(budget)} (memory_budget_bytes in /v1/info)",
+            field=e.field,
+        )
     trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
     raise LimitExceeded(
         f"{e.field}: n = {e.n} needs about {_mb(e.per_trial)} per trial ({e.dtype}, "
@@ -242,11 +286,13 @@ Limit = tuple[str, int, str, str]
 class Rules:
     """What the limits know of one request type: its sizes under a setting, the points
     where it evaluates the limit (its cost; ``None``: a simulation or a picture), and
-    the memory its matrices take. A new endpoint adds one row to :data:`RULES`."""
+    the memory its matrices take, and its LAPACK work. A new endpoint adds one row to
+    :data:`RULES`."""
 
     limits: Callable[[Any], Iterable[Limit]]
     points: Callable[[Any], int] | None = None
     memory: Callable[[Any, Settings], MemoryEstimate | None] | None = None
+    lapack: Callable[[Any], LapackEstimate | None] | None = None
 
 
 def _density_points(req: DensityRequest) -> tuple[str, int]:
@@ -288,6 +334,59 @@ def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
         yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
 
 
+# denoising (measured with one BLAS thread, in units of syevd's n^3 at n = 400; lower
+# bounds: the estimates err short): singular values 2-3 m^2 M (m = min, M = max of the
+# shape), with the vectors 5.6-6.9; eigenvalues 1 n^3, with the vectors 2.8; the fit's
+# 50 bootstrap replicates about 7000 m M (O(n^2) each: 0.3 s at 1000 x 500)
+SVD_WORK = {False: 2.0, True: 5.5}
+EIGH_WORK = {False: 1.0, True: 2.8}
+FIT_WORK = 5_000.0
+
+
+def _denoise_limits(req: DenoiseJob) -> Iterator[Limit]:
+    rows, cols = req.shape
+    yield req.field, rows, "max_denoise_rows", "row count"
+    yield req.field, cols, "max_denoise_cols", "column count"
+
+
+def _vectors(req: DenoiseJob) -> bool:
+    return req.options.output != "values"
+
+
+def _denoise_lapack(req: DenoiseJob) -> LapackEstimate:
+    rows, cols = req.shape
+    m, big = min(rows, cols), max(rows, cols)
+    vectors = _vectors(req)
+    if rows == cols and req.options.model != "rectangular":
+        work = EIGH_WORK[vectors] * float(m) ** 3  # symmetric or not: the lower bound
+    else:
+        work = SVD_WORK[vectors] * float(m) ** 2 * big
+    work += FIT_WORK * m * big
+    return LapackEstimate(
+        work,
+        req.field,
+        f"a {rows} x {cols} matrix" + (" with its vectors" if vectors else ""),
+        "send a smaller matrix" + (" or ask for output values" if vectors else ""),
+    )
+
+
+def _denoise_memory(req: DenoiseJob, settings: Settings) -> MemoryEstimate:
+    """The matrix (float64), LAPACK's copy; with the vectors u, vt, the divide and
+    conquer workspace (about 4 m^2) and the estimate; a JSON matrix answer's floats
+    (32 bytes each as Python objects, about 20 as text); the upload's bytes."""
+    rows, cols = req.shape
+    m, entries = min(rows, cols), rows * cols
+    total = 16 * entries
+    if _vectors(req):
+        total += 8 * m * (rows + cols) + 32 * m * m + 8 * entries
+    if req.options.output == "matrix" and not req.npy_answer:
+        total += 52 * entries
+    if req.upload is not None:
+        total += len(req.upload.data)
+    what = f"a {rows} x {cols} matrix with output {req.options.output}"
+    return MemoryEstimate(req.field, m, "float64", total, 1, what=what)
+
+
 RULES: dict[type[BaseModel], Rules] = {
     StieltjesRequest: Rules(
         lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
@@ -305,4 +404,5 @@ RULES: dict[type[BaseModel], Rules] = {
     ),
     SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
     PlotRequest: Rules(_plot_limits, memory=_plot_memory),
+    DenoiseJob: Rules(_denoise_limits, memory=_denoise_memory, lapack=_denoise_lapack),
 }
