@@ -67,8 +67,61 @@ DENOISE_EXAMPLES = {
 }
 
 
-def _upload_body(media: str) -> dict[str, Any]:
-    return {"description": f"a weight file ({media})", **BINARY}
+DENOISE_RESPONSES = {
+    "spiked": {
+        "summary": "Three values kept and shrunk (abridged: the fit's verdict message)",
+        "value": {
+            "fit": {
+                "model": "rectangular",
+                "shape": {"rows": 12, "cols": 10},
+                "sigma2": 0.1,
+                "sigma2_interval": [0.1, 0.1],
+                "sigma2_interval_method": "given",
+                "center": 0.0,
+                "bulk": {"lower": 0.02755, "upper": 0.6049},
+                "spike_threshold": 0.3021,
+                "edge_threshold": 0.6655,
+                "lower_edge_threshold": None,
+                "alpha": 0.01,
+                "outliers": [],
+                "rank": 0,
+                "goodness_of_fit": {
+                    "ks": 0.5,
+                    "p_value": 6.2e-07,
+                    "replicates": 50,
+                    "bulk_values": 10,
+                },
+                "verdict": {"noise_plus_spikes": False, "message": "Not noise plus spikes: ..."},
+                "tail": {"exponent": 1.777, "x_min": 0.2172, "count": 5, "ks": 0.2},
+                "seed": 1,
+            },
+            "model": "rectangular",
+            "shape": {"rows": 12, "cols": 10},
+            "method": "shrink",
+            "reason": "the bulk looks like pure noise at sigma2 = 0.1 (3 value(s) beyond its "
+            "edge): optimal shrinkage is predicted to give 0.238 against 0.297 for the "
+            "rotation-invariant estimator, 0.268 for the optimal hard threshold, 0.268 for "
+            "pruning to the bulk edge",
+            "sigma2": 0.1,
+            "centre": 0.0,
+            "noise_bulk": True,
+            "values": [2.795, 0.7148, 0.4964, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "observed": [2.859, 0.9366, 0.7827, 0.5629, 0.4661, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "rank": 3,
+            "ranks": {"none": 10, "hard": 3, "optimal_hard": 3, "shrink": 3, "rie": 10},
+            "predicted_error": {
+                "none": 0.3612,
+                "hard": 0.2677,
+                "optimal_hard": 0.2677,
+                "shrink": 0.2383,
+                "rie": 0.2968,
+            },
+            "factors": None,
+            "matrix": None,
+            "tensor": None,
+        },
+    }
+}
 
 
 REQUEST_BODY: dict[str, Any] = {
@@ -102,7 +155,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The fit, the method used and why, new values, predicted errors; "
         "with `Accept: application/octet-stream` the denoised matrix as a .npy file "
         "(float64) and the method, rank, sigma2 and predicted error in headers",
-        "content": {NPY_MEDIA_TYPE: BINARY},
+        "content": {
+            JSON_MEDIA_TYPE: {"examples": DENOISE_RESPONSES},
+            NPY_MEDIA_TYPE: {**BINARY, "example": "(the bytes of a .npy file)"},
+        },
         "headers": NPY_HEADERS,
     },
     **COMPUTE_PROBLEMS,

@@ -21,6 +21,7 @@ POSTS = [
     "/v1/outliers",
     "/v1/outliers/inverse",
     "/v1/simulate",
+    "/v1/denoise",
 ]
 
 
