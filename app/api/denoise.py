@@ -186,7 +186,7 @@ def _validated(value: Any, query: dict[str, Any]) -> DenoiseJob:
             if key in value:
                 raise InvalidParameter(
                     f"{key} is given both in the query and in the body; give it once",
-                    field=key,
+                    field=f"query.{key}",
                 )
         value = {**value, **query}
     try:
@@ -211,7 +211,7 @@ async def read_job(request: Request, query: dict[str, Any]) -> DenoiseJob:
         if name is not None:
             raise InvalidParameter(
                 "name chooses a tensor of an uploaded file; a JSON body holds its matrix",
-                field="name",
+                field="query.name",
             )
         if len(body) > OFF_LOOP_BYTES:
             return await anyio.to_thread.run_sync(_from_json, body, request, query)

@@ -169,7 +169,7 @@ class Upload:
                 raise InvalidParameter(
                     f"the file holds {len(matrices)} matrices ({some}{more}): choose one "
                     "with the query parameter name",
-                    field="name",
+                    field="query.name",
                 )
         return self._named(tensors, name)
 
@@ -198,7 +198,7 @@ class Upload:
 def _upload_field(exc: InvalidParameter) -> str | None:
     """A name error points at the query parameter ``name``; a bad file at no field (the
     body is the file)."""
-    return "name" if exc.field == "names" else None
+    return "query.name" if exc.field == "names" else None
 
 
 class DenoiseJob(BaseModel):
@@ -283,9 +283,17 @@ def denoise(job: DenoiseJob) -> tuple[Denoised, TensorSource | None]:
 
 
 def _core_field(exc: InvalidParameter, job: DenoiseJob) -> str | None:
+    """The field of a core error in the request: the matrix's entries, or an option
+    (a query parameter with an upload). A bare ``sigma2`` would read as
+    ``noise.sigma2``, the other endpoints' place for it: no field then."""
+    json = job.entries is not None
     if exc.field == "matrix":
-        return "matrix.entries" if job.entries is not None else None
-    return exc.field if exc.field in DenoiseOptions.model_fields else None
+        return "matrix.entries" if json else None
+    if exc.field not in DenoiseOptions.model_fields:
+        return None
+    if json:
+        return None if exc.field == "sigma2" else exc.field
+    return f"query.{exc.field}"
 
 
 def npy_bytes(a: np.ndarray) -> bytes:
