@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import denoise, docs, limit, meta, plot, simulation, sweeps, ui
+from app.api import analyze, denoise, docs, limit, meta, plot, simulation, sweeps, ui
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plot.router,
         sweeps.router,
         denoise.router,
+        analyze.router,
         meta.router,
         docs.router,
         ui.router,

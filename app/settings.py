@@ -35,10 +35,10 @@ class Settings(BaseSettings):
         "/v1/denoise and /v1/analyze), in bytes (else 413); counted as it streams in",
     )
     max_denoise_rows: int = Field(
-        8_192, ge=1, description="rows of the matrix of /v1/denoise (and of each tensor analysed)"
+        65_536, ge=1, description="rows of the matrix of /v1/denoise (and of each tensor analysed)"
     )
     max_denoise_cols: int = Field(
-        8_192, ge=1, description="columns of the matrix of /v1/denoise (and of each tensor)"
+        65_536, ge=1, description="columns of the matrix of /v1/denoise (and of each tensor)"
     )
     max_analyze_tensors: int = Field(
         1_000, ge=1, description="matrices analysed by one /v1/analyze request"

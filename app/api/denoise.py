@@ -165,7 +165,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _media_type(request: Request) -> str | None:
+def media_type(request: Request) -> str | None:
+    """The request's media type, without parameters (None: no Content-Type)."""
     ctype = request.headers.get("content-type")
     if not ctype:
         return None
@@ -205,7 +206,7 @@ def _from_json(body: bytes, request: Request, query: dict[str, Any]) -> DenoiseJ
 async def read_job(request: Request, query: dict[str, Any]) -> DenoiseJob:
     """The job of a request: its body (JSON or a file) and the query's options."""
     body = await request.body()
-    media = _media_type(request)
+    media = media_type(request)
     name = query.pop("name", None)
     if is_json(request.headers.get("content-type")):
         if name is not None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
+from rmtservice.wire.analyze import AnalyzeJob
 from rmtservice.wire.denoise import DenoiseJob
 from rmtservice.wire.schemas import (
     DensityRequest,
@@ -387,6 +388,35 @@ def _denoise_memory(req: DenoiseJob, settings: Settings) -> MemoryEstimate:
     return MemoryEstimate(req.field, m, "float64", total, 1, what=what)
 
 
+def _analyze_limits(req: AnalyzeJob) -> Iterator[Limit]:
+    matrices = req.selected
+    yield "body", len(matrices), "max_analyze_tensors", "matrix count"
+    for t in matrices:
+        rows, cols = t.matrix_shape or (0, 0)
+        yield "body", rows, "max_denoise_rows", f"row count of tensor {t.name!r}"
+        yield "body", cols, "max_denoise_cols", f"column count of tensor {t.name!r}"
+
+
+def _analyze_lapack(req: AnalyzeJob) -> LapackEstimate:
+    """The sum over the matrices: singular values (or eigenvalues of a square one: the
+    lower bound) and the fit without replicates (negligible)."""
+    work = 0.0
+    for t in req.selected:
+        rows, cols = t.matrix_shape or (0, 0)
+        m, big = min(rows, cols), max(rows, cols)
+        work += EIGH_WORK[False] * float(m) ** 3 if rows == cols else SVD_WORK[False] * m * m * big
+    count = len(req.selected)
+    return LapackEstimate(work, "body", f"{count} matrices", "send fewer or smaller ones (names)")
+
+
+def _analyze_memory(req: AnalyzeJob, settings: Settings) -> MemoryEstimate:
+    """The file, and the largest matrix twice (float64, and LAPACK's copy): one at a time."""
+    largest = max(((t.matrix_shape or (0, 0)) for t in req.selected), key=lambda s: s[0] * s[1])
+    total = len(req.data) + 16 * largest[0] * largest[1]
+    what = f"the file and its largest matrix ({largest[0]} x {largest[1]})"
+    return MemoryEstimate("body", min(largest), "float64", total, 1, what=what)
+
+
 RULES: dict[type[BaseModel], Rules] = {
     StieltjesRequest: Rules(
         lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
@@ -405,4 +435,5 @@ RULES: dict[type[BaseModel], Rules] = {
     SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
     PlotRequest: Rules(_plot_limits, memory=_plot_memory),
     DenoiseJob: Rules(_denoise_limits, memory=_denoise_memory, lapack=_denoise_lapack),
+    AnalyzeJob: Rules(_analyze_limits, memory=_analyze_memory, lapack=_analyze_lapack),
 }
