@@ -10,6 +10,7 @@ Examples::
     rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
     rmtservice serve --port 8000
+    rmtservice analyze model.safetensors --plots pictures/ --html report.html
     rmtservice density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
@@ -30,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError
+from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli
 from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
@@ -176,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("id", help="the sweep's id")
         q.add_argument("--url", required=True, help="the service that runs it")
         q.add_argument("--json", action="store_true", help="print the JSON answer")
+    _analyze_cli.add_parser(sub)
     return ap
 
 
@@ -434,6 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "analyze":
+        return _analyze_cli.run(args)
     try:
         print(_run(args))
     except InputError as exc:
