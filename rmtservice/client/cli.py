@@ -11,6 +11,7 @@ Examples::
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
     rmtservice serve --port 8000
     rmtservice analyze model.safetensors --plots pictures/ --html report.html
+    rmtservice denoise model.safetensors --tensor 'encoder.*.weight' -o denoised.safetensors
     rmtservice density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
@@ -31,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli
+from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli, _denoise_cli
 from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
@@ -178,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--url", required=True, help="the service that runs it")
         q.add_argument("--json", action="store_true", help="print the JSON answer")
     _analyze_cli.add_parser(sub)
+    _denoise_cli.add_parser(sub)
     return ap
 
 
@@ -438,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "analyze":
         return _analyze_cli.run(args)
+    if args.command == "denoise":
+        return _denoise_cli.run(args)
     try:
         print(_run(args))
     except InputError as exc:
