@@ -78,17 +78,14 @@ Level = Annotated[float, Field(gt=0, lt=1)]
 class MatrixEntries(_Request):
     """A matrix as JSON rows."""
 
-    entries: list[list[float]] = Field(
+    entries: list[Annotated[list[float], Field(min_length=1)]] = Field(
         min_length=1,
-        description="rows of the matrix, each with the same number (at least 1) of "
-        "entries: beyond JSON Schema",
+        description="rows of the matrix, all of the same length (beyond JSON Schema)",
     )
 
     @model_validator(mode="after")
     def _rectangular(self) -> Self:
         cols = len(self.entries[0])
-        if cols == 0:
-            raise ValueError("entries must have at least one column")
         for i, row in enumerate(self.entries):
             if len(row) != cols:
                 raise ValueError(

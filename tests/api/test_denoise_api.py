@@ -363,7 +363,7 @@ BAD_JSON: dict[str, tuple[str, Any, int, str, str]] = {
         "validation-error",
         "/matrix",
     ),
-    "empty row": ("", {"matrix": {"entries": [[]]}}, 422, "validation-error", "/matrix"),
+    "empty row": ("", {"matrix": {"entries": [[]]}}, 422, "validation-error", "/matrix/entries/0"),
     "string entry": (
         "",
         {"matrix": {"entries": [["1"]]}},
