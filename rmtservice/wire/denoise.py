@@ -148,38 +148,36 @@ class Upload:
         return detect_format(self.data)
 
     def tensor(self) -> TensorInfo:
-        """The header of the chosen tensor (no data is read): the one matrix of a
-        ``.npy`` file, the named one of a file of several, or the only matrix."""
-        from rmtservice.io import NPY_NAME, list_tensors
+        """The header of the chosen tensor (no data is read): the named one, or the only
+        matrix of the file (a ``.npy`` file's one tensor)."""
+        from rmtservice.io import list_tensors
 
         tensors = list_tensors(self.data)
+        if self.name is not None:
+            self._select([self.name])
+            return next(t for t in tensors if t.name == self.name)
         matrices = [t for t in tensors if t.matrix_shape is not None]
-        name = self.name
-        if name is None:
-            if len(matrices) == 1:
-                return matrices[0]
-            if self.format == "npy" or not matrices:
-                name = NPY_NAME if self.format == "npy" else ""
-            else:
-                some = ", ".join(repr(t.name) for t in matrices[:5])
-                more = f", ... ({len(matrices)} in all)" if len(matrices) > 5 else ""
-                raise InvalidParameter(
-                    f"the file holds {len(matrices)} matrices ({some}{more}): choose one "
-                    "with the query parameter name",
-                    field="query.name",
-                )
-        return self._named(tensors, name)
+        if len(matrices) > 1:
+            some = ", ".join(repr(t.name) for t in matrices[:5])
+            more = f", ... ({len(matrices)} in all)" if len(matrices) > 5 else ""
+            raise InvalidParameter(
+                f"the file holds {len(matrices)} matrices ({some}{more}): choose one "
+                "with the query parameter name",
+                field="query.name",
+            )
+        if not matrices:
+            self._select(None)  # says what the file holds instead
+        return matrices[0]
 
-    def _named(self, tensors: list[TensorInfo], name: str) -> TensorInfo:
+    def _select(self, names: list[str] | None) -> None:
+        """The io package's checks of a selection, with its messages: a name not there
+        (and the close ones), a tensor that is not a matrix, no matrix at all."""
         from rmtservice.io import iter_matrices
 
-        # the io package's own errors: a name not there (with the close ones), a tensor
-        # that is not a matrix, no matrix at all
         try:
-            iter_matrices(self.data, names=None if name == "" else [name])
+            iter_matrices(self.data, names=names)  # reads the header only
         except InvalidParameter as exc:
             raise InvalidParameter(exc.message, field=_upload_field(exc)) from None
-        return next(t for t in tensors if t.name == name)
 
     def matrix(self) -> np.ndarray:
         """The chosen tensor as a float64 matrix (kernels reshaped)."""
