@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import analyze, denoise, docs, limit, meta, plot, simulation, sweeps, ui
+from app.api import analyze, denoise, docs, fit, limit, meta, plot, simulation, sweeps, ui
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         limit.router,
         simulation.router,
+        fit.router,
         plot.router,
         sweeps.router,
         denoise.router,

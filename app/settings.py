@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rmtservice.wire.fit import DEFAULT_BOOTSTRAP_WORK
+
 __all__ = ["Settings"]
 
 #: default of ``inline_max_cost``: 100 atoms and a few dozen points, or a continuous law
@@ -60,6 +62,26 @@ class Settings(BaseSettings):
         1_000, ge=1, description="matrix size `n` for /v1/simulate with `eigenvectors`"
     )
     max_trials: int = Field(100, ge=1, description="`trials` for /v1/simulate")
+    max_fit_values: int = Field(
+        100_000,
+        ge=10,
+        description="eigenvalues or singular values of one /v1/fit request (about 0.2 s "
+        "of numerics at the most without the bootstrap)",
+    )
+    max_fit_matrix_rows: int = Field(
+        1_000,
+        ge=10,
+        description="rows and columns of a /v1/fit `matrix` (its eigenvalues or singular "
+        "values are computed: about 1 s at 1000 x 1000)",
+    )
+    max_bootstrap: int = Field(1_000, ge=10, description="`bootstrap` replicates of /v1/fit")
+    max_fit_bootstrap_work: int = Field(
+        DEFAULT_BOOTSTRAP_WORK,
+        ge=0,
+        description="bootstrap replicates x values^2 of one /v1/fit request (a replicate "
+        "is one tridiagonal eigensolve of the bulk: about 1.1e-8 s x values^2, so 2 s "
+        "here); when `bootstrap` is left out, 50 or the most this allows, or none",
+    )
     trial_workers: int = Field(
         1,
         ge=1,
@@ -222,6 +244,8 @@ class Settings(BaseSettings):
             self.max_z_points,
             self.max_spikes,
             self.max_matrix_rows,
+            self.max_fit_values,
+            self.max_fit_matrix_rows,
             64,
         )
 

@@ -199,8 +199,9 @@ def pointer(loc: Sequence[str | int]) -> str:
 
 
 def field_loc(field: str) -> list[str | int]:
-    """The ``loc`` of a core error's dotted ``field`` in the request body."""
-    field = _CORE_FIELDS.get(field, field)
+    """The ``loc`` of a core error's dotted ``field`` in the request body (a field
+    that starts with ``body.`` is one already: a top-level ``sigma2``, as in /v1/fit)."""
+    field = field[5:] if field.startswith("body.") else _CORE_FIELDS.get(field, field)
     return ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
 
 

@@ -87,6 +87,10 @@ Q_MIN = 1e-15
 _T_MIN = -10.0
 _DECAY = 40.0  # truncate (0, inf) where Ai has fallen by e^-40 from the left end
 _CHUNK = 256  # points per batched eigendecomposition (bounds memory)
+#: safeguarded Newton steps per quantile; bisection alone needs ~60 from any start
+_QUANTILE_STEPS = 200
+#: overshooting probes per quantile before plain bisection (keeps the bound above)
+_PROBES = 8
 
 
 def _legendre(m: int, x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -419,37 +423,86 @@ def pdf(s: ArrayLike, beta: int = 1) -> FloatArray:
         return _shaped(np.exp(scale + np.log(np.maximum(dens, 0.0))), x)
 
 
-def _quantile(logp: FloatArray, upper: NDArray[np.bool_], beta: int) -> FloatArray:
-    """Solve log F(s) = logp (lower) or log(1 - F(s)) = logp (upper) by Newton.
+def _residual(
+    s: FloatArray, logp: FloatArray, upper: NDArray[np.bool_], beta: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``g(s)``, increasing in ``s`` and 0 at the quantile, its derivative, and the size
+    of its rounding noise: ``logp - log(1 - F)`` (upper) or ``log F - logp`` (lower)."""
+    f, scale, tail, dens = _evaluate(s, beta)
+    with np.errstate(divide="ignore"):
+        g = np.where(upper, logp - scale - np.log(tail), np.log(f) - logp)
+        dg = np.where(upper, dens / tail, np.exp(scale + np.log(dens) - np.log(f)))
+    # below the median log F is noisy: its error was measured at ~1.6e-14 / sqrt(F)
+    # (against 30-digit determinants) for F1 and F2, and F4 (a sum of two determinants)
+    # bounces by up to ~1e-13 / sqrt(F) between neighbouring points, so g cannot be
+    # resolved below that there
+    with np.errstate(divide="ignore"):
+        noise = np.where(upper | (f == 0), 0.0, 4e-16 + 1e-13 / np.sqrt(f))
+    return g, dg, noise
 
-    Both equations are monotone and smooth in s. Newton starts from the tail
-    asymptotics (log F ~ -|t|^3/24 per determinant, log(1 - F) ~ -2/3 t^(3/2) per power
-    of c) and stays inside the bracket that the iterates build (bisection otherwise).
-    """
+
+def _start(logp: FloatArray, upper: NDArray[np.bool_], beta: int) -> FloatArray:
+    """The tail asymptotics: log F ~ -|t|^3/24 per determinant, log(1 - F) ~ -2/3
+    t^(3/2) per power of c."""
     root2 = math.sqrt(2.0) if beta == 4 else 1.0
     power = 1.0 if beta == 1 else 2.0
-    s = np.where(
+    return np.where(
         upper,
         np.maximum(-1.5 * logp / power, 0.0) ** (2 / 3) / root2,
         -np.cbrt(-24.0 * logp / power) / root2,
     )
+
+
+def _quantile(logp: FloatArray, upper: NDArray[np.bool_], beta: int) -> FloatArray:
+    """Solve log F(s) = logp (lower) or log(1 - F(s)) = logp (upper): safeguarded Newton.
+
+    ``g`` (:func:`_residual`) increases with ``s``; every evaluation narrows the bracket
+    ``[lo, hi]`` of its sign change. A Newton step that leaves the open bracket, or does
+    not halve the step before the last one, is replaced by bisection, so the bracket
+    shrinks geometrically whatever Newton does. A point is done when ``g`` is zero or
+    within its rounding noise, when the step or the bracket is below ``tol`` (a few
+    ulps of ``s``), or when the next point would be one already evaluated (an end of the
+    bracket: ``g`` cannot be resolved finer; Newton used to bounce between two
+    neighbouring doubles there). The answer is then the evaluated point of least
+    ``|g|`` (or the last tiny Newton step). Only the points not yet done are evaluated.
+    """
+    s = _start(logp, upper, beta)
     lo, hi = np.full_like(s, S_MIN[beta]), np.full_like(s, np.inf)
-    for _ in range(100):
-        f, scale, tail, dens = _evaluate(s, beta)
-        # g increases with s on both sides
-        g = np.where(upper, logp - scale - np.log(tail), np.log(f) - logp)
-        dg = np.where(upper, dens / tail, np.exp(scale + np.log(dens) - np.log(f)))
-        lo, hi = np.where(g < 0, s, lo), np.where(g > 0, s, hi)
-        new = np.where(g == 0, s, s - g / dg)
-        outside = ~((new >= lo) & (new <= hi))
-        new = np.where(outside, np.where(np.isfinite(hi), (lo + hi) / 2, 2 * s + 1), new)
-        tol = 4e-16 * (1.0 + np.abs(s))
-        # below the median log F is noisy: its error was measured at ~1.6e-14 / sqrt(F)
-        # (against 30-digit determinants), so Newton cannot settle to rounding there
-        noise = np.where(upper | (f == 0), 0.0, 4e-16 + 1e-13 / np.sqrt(f))
-        if np.all((np.abs(new - s) <= tol) | (hi - lo <= tol) | (np.abs(g) <= noise)):
-            return np.where(np.abs(g) <= noise, s, new)
-        s = new
+    step_old, step = np.full_like(s, np.inf), np.full_like(s, np.inf)
+    best, g_best = s.copy(), np.full_like(s, np.inf)
+    probes = np.zeros(s.size, dtype=np.intp)
+    act = np.arange(s.size)
+    for _ in range(_QUANTILE_STEPS):
+        if act.size == 0:
+            return best
+        x = s[act]
+        g, dg, noise = _residual(x, logp[act], upper[act], beta)
+        better = np.abs(g) < g_best[act]
+        best[act[better]], g_best[act[better]] = x[better], np.abs(g[better])
+        below, above = g < 0, g > 0
+        lo[act[below]], hi[act[above]] = x[below], x[above]
+        a, b = lo[act], hi[act]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = x - g / dg
+        tol = 4e-16 * (1.0 + np.abs(x))
+        # a Newton step below tol is the answer (it may round back to x itself)
+        tiny = np.isfinite(newton) & (np.abs(newton - x) <= tol)
+        slow = np.abs(newton - x) > 0.5 * np.abs(step_old[act])
+        bad = ~np.isfinite(newton) | (newton <= a) | (newton >= b) | slow
+        fallback = np.where(np.isfinite(b), 0.5 * (a + b), 2.0 * np.abs(x) + 1.0)
+        # a slow step inside a wide bracket is Newton within the noise of g: twice the
+        # step crosses the root and closes the bracket (a few times per point at most)
+        overshoot = x + 2.0 * (newton - x)
+        probe = bad & slow & (probes[act] < _PROBES) & (overshoot > a) & (overshoot < b)
+        probe &= b - a > 4.0 * np.abs(newton - x)
+        probes[act[probe]] += 1
+        new = np.where(probe, overshoot, np.where(bad, fallback, newton))
+        done = tiny | (np.abs(g) <= noise) | (b - a <= tol) | (new == a) | (new == b)
+        step_old[act], step[act] = step[act], new - x
+        landed = tiny & (np.abs(g) > noise)
+        best[act[landed]] = newton[landed]
+        s[act] = new
+        act = act[~done]
     raise NoConvergence(f"the Tracy-Widom quantile (beta = {beta}) did not converge")
 
 
@@ -488,7 +541,8 @@ def ppf(q: ArrayLike, beta: int = 1) -> FloatArray:
     InvalidParameter
         If ``q`` is outside ``[Q_MIN, 1)`` or ``beta`` is not 1, 2 or 4.
     NoConvergence
-        If Newton's iteration does not settle (not observed).
+        If the safeguarded Newton iteration does not settle in ``_QUANTILE_STEPS``
+        steps (bisection alone needs about 60: not observed).
     """
     x = _lower_tail("q", _probability("q", q))
     b = _check_beta(beta)
@@ -518,7 +572,8 @@ def isf(p: ArrayLike, beta: int = 1) -> FloatArray:
     InvalidParameter
         If ``p`` is outside ``(0, 1 - Q_MIN]`` or ``beta`` is not 1, 2 or 4.
     NoConvergence
-        If Newton's iteration does not settle (not observed).
+        If the safeguarded Newton iteration does not settle in ``_QUANTILE_STEPS``
+        steps (bisection alone needs about 60: not observed).
     """
     x = _probability("p", p)
     b = _check_beta(beta)

@@ -102,11 +102,12 @@ this spec (`maximum`, `maxItems`), and so are the rules between fields it can st
 (`if`/`then`, `not`, `contains`); a schema's description names the rules beyond it
 (equal lengths, `low < high`, `top <= n`, ...). Beyond JSON Schema too: atoms summed over
 a mixture's components at most `max_atoms`, mixtures nested at most
-`max_mixture_depth`, a sweep's sizes x trials at most `max_sweep_tasks` (422
-`limit-exceeded`); the matrices of a simulation within `memory_budget_bytes` (422, or
-503 while others hold it); a simulation whose LAPACK work would pass `deadline_seconds`
-(503 `deadline-exceeded`); and numbers double precision cannot handle (a spectrum past
-1e150, a noise level below its rounding: 422 `invalid-parameter`).
+`max_mixture_depth`, a sweep's sizes x trials at most `max_sweep_tasks`, a fit's
+`bootstrap` x values^2 at most `max_fit_bootstrap_work` (422 `limit-exceeded`); the
+matrices of a simulation within `memory_budget_bytes` (422, or 503 while others hold it);
+a simulation whose LAPACK work would pass `deadline_seconds` (503 `deadline-exceeded`);
+and numbers double precision cannot handle (a spectrum past 1e150, a noise level below
+its rounding: 422 `invalid-parameter`).
 """
 
 #: deployment limits that JSON Schema states: (schema, property, keyword, setting). A
@@ -138,6 +139,11 @@ SCHEMA_LIMITS = [
     ("SweepRequest", "spikes", "maxItems", "max_spikes"),
     ("MatrixEntries", "entries", "maxItems", "max_denoise_rows"),
     ("MatrixEntries", "entries.items", "maxItems", "max_denoise_cols"),
+    ("FitRequest", "eigenvalues", "maxItems", "max_fit_values"),
+    ("FitRequest", "singular_values", "maxItems", "max_fit_values"),
+    ("FitRequest", "bootstrap", "maximum", "max_bootstrap"),
+    ("FitMatrix", "entries", "maxItems", "max_fit_matrix_rows"),
+    ("FitMatrix", "entries.items", "maxItems", "max_fit_matrix_rows"),
 ]
 #: request bodies that routes read themselves (JSON or a file): their schemas
 BODY_MODELS = (DenoiseRequest,)
@@ -176,6 +182,7 @@ TAGS = [
     {"name": "outliers", "description": "Spikes of `H` and the outliers they produce."},
     {"name": "simulation", "description": "Monte Carlo spectra of `H + W`."},
     {"name": "denoising", "description": "Denoised matrices and weight files."},
+    {"name": "fit", "description": "Observed spectra: noise level, bulk edge, outliers, spikes."},
     {"name": "operations", "description": "Health, readiness, version, limits, metrics."},
 ]
 

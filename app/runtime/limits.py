@@ -21,6 +21,7 @@ from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
 from rmtservice.wire.analyze import AnalyzeJob
 from rmtservice.wire.denoise import DenoiseJob
+from rmtservice.wire.fit import FitRequest, bootstrap_replicates
 from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
@@ -73,6 +74,8 @@ def cost(req: BaseModel) -> int | None:
     microseconds on a 2-core machine of 2026 (a point mass cheapest, a mixture or a
     Marchenko-Pastur law dearest). ``None`` for a simulation or a picture."""
     rules = RULES.get(type(req))
+    if rules is not None and rules.cost is not None:
+        return rules.cost(req)
     points = None if rules is None or rules.points is None else rules.points(req)
     measure = getattr(req, "measure", None)
     if points is None or not isinstance(measure, MeasureModel):
@@ -274,6 +277,8 @@ def check(req: BaseModel, settings: Settings) -> None:
     rules = RULES.get(type(req))
     for field, value, setting, what in rules.limits(req) if rules is not None else ():
         _at_most(field, value, getattr(settings, setting), what, setting)
+    if isinstance(req, FitRequest):
+        _fit_work(req, settings)
     _memory(req, settings)
 
 
@@ -294,6 +299,8 @@ class Rules:
     points: Callable[[Any], int] | None = None
     memory: Callable[[Any, Settings], MemoryEstimate | None] | None = None
     lapack: Callable[[Any], LapackEstimate | None] | None = None
+    #: the cost directly, for a request without a measure (overrides ``points``)
+    cost: Callable[[Any], int] | None = None
 
 
 def _density_points(req: DensityRequest) -> tuple[str, int]:
@@ -415,6 +422,52 @@ def _analyze_memory(req: AnalyzeJob, settings: Settings) -> MemoryEstimate:
     total = len(req.data) + 16 * largest[0] * largest[1]
     what = f"the file and its largest matrix ({largest[0]} x {largest[1]})"
     return MemoryEstimate("body", min(largest), "float64", total, 1, what=what)
+def _fit_limits(req: FitRequest) -> Iterator[Limit]:
+    for field in ("eigenvalues", "singular_values"):
+        values = getattr(req, field)
+        if values is not None:
+            yield field, len(values), "max_fit_values", "value count"
+    if req.matrix is not None:
+        entries = req.matrix.entries
+        yield "matrix.entries", len(entries), "max_fit_matrix_rows", "row count"
+        yield "matrix.entries.0", len(entries[0]), "max_fit_matrix_rows", "column count"
+    if req.bootstrap is not None:
+        yield "bootstrap", req.bootstrap, "max_bootstrap", "replicate count"
+
+
+def _fit_work(req: FitRequest, settings: Settings) -> None:
+    """An explicit ``bootstrap`` whose work (replicates x values^2) passes the setting;
+    left out, the fit takes what fits (:func:`~rmtservice.wire.fit.bootstrap_replicates`)."""
+    b, m, limit = req.bootstrap, req.count, settings.max_fit_bootstrap_work
+    if b is None or b * m * m <= limit:
+        return
+    most = limit // (m * m)
+    hint = f"at most {most}" if most >= 10 else "0"
+    raise LimitExceeded(
+        f"bootstrap: {b} replicates of {m} values cost {b} x {m}^2 = {b * m * m:.3g}, "
+        f"over the limit {limit:.3g} (max_fit_bootstrap_work in /v1/info); ask for {hint}, "
+        "or leave bootstrap out",
+        field="bootstrap",
+    )
+
+
+#: cost units (0.1 to 0.4 us) of a fit: a fixed ~3 ms, ~1.5 us a value, and the
+#: bootstrap's replicates x values^2 at ~1.1e-8 s; a matrix adds its eigensolve
+def _fit_cost(req: FitRequest) -> int:
+    m = req.count
+    work = 10_000 + 8 * m + bootstrap_replicates(req) * m * m // 20
+    if req.matrix is not None:
+        rows, cols = len(req.matrix.entries), len(req.matrix.entries[0])
+        work += rows * cols * min(rows, cols) // 64
+    return work
+
+
+def _fit_memory(req: FitRequest, settings: Settings) -> MemoryEstimate | None:
+    """A matrix, as float64 and the LAPACK copy and workspace of its solve (3 buffers)."""
+    if req.matrix is None:
+        return None
+    rows, cols = len(req.matrix.entries), len(req.matrix.entries[0])
+    return MemoryEstimate("matrix.entries", max(rows, cols), "float64", 24 * rows * cols, 1)
 
 
 RULES: dict[type[BaseModel], Rules] = {
@@ -436,4 +489,5 @@ RULES: dict[type[BaseModel], Rules] = {
     PlotRequest: Rules(_plot_limits, memory=_plot_memory),
     DenoiseJob: Rules(_denoise_limits, memory=_denoise_memory, lapack=_denoise_lapack),
     AnalyzeJob: Rules(_analyze_limits, memory=_analyze_memory, lapack=_analyze_lapack),
+    FitRequest: Rules(_fit_limits, memory=_fit_memory, cost=_fit_cost),
 }

@@ -1,7 +1,7 @@
 """Client SDK: ``Client`` and ``AsyncClient`` over httpx, and ``LocalClient`` without a server.
 
 All three have the same methods, one per endpoint: ``stieltjes``, ``density``,
-``support``, ``outliers``, ``inverse``, ``simulate``, ``plot`` (bytes), ``info``, and for
+``support``, ``outliers``, ``inverse``, ``simulate``, ``fit``, ``plot`` (bytes), ``info``, and for
 sweeps ``sweep`` (start), ``sweep_status``, ``wait_sweep``, ``cancel_sweep`` and
 ``sweep_plot``. Keyword arguments
 mirror the request fields; a plain dict or the pydantic request model works too, and
@@ -42,6 +42,7 @@ from rmtservice.vocabulary import FINAL_STATES, JSON_MEDIA_TYPE
 from rmtservice.wire import schemas
 from rmtservice.wire.analyze import AnalyzeResponse
 from rmtservice.wire.denoise import DenoiseResponse
+from rmtservice.wire.fit import FitRequest, FitResponse
 
 if TYPE_CHECKING:
     from rmtservice.client.local import LocalClient
@@ -67,6 +68,7 @@ _ENDPOINTS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "outliers": ("/v1/outliers", schemas.OutliersRequest, schemas.OutliersResponse),
     "inverse": ("/v1/outliers/inverse", schemas.InverseRequest, schemas.InverseResponse),
     "simulate": ("/v1/simulate", schemas.SimulateRequest, schemas.SimulateResponse),
+    "fit": ("/v1/fit", FitRequest, FitResponse),
 }
 _PLOT = ("/v1/plot", schemas.PlotRequest)
 _FINAL = FINAL_STATES
@@ -131,8 +133,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build_request(model: type[R], request: Any = None, **fields: Any) -> R:
-    """The request model from a model, a dict and/or keyword fields (with conveniences)."""
+def build_request(model: type[R], request: Any = None, /, **fields: Any) -> R:
+    """The request model from a model, a dict and/or keyword fields (with conveniences);
+    positional-only, so that a field may be called ``model`` (as /v1/fit's)."""
     if isinstance(request, model) and not fields:
         return request
     data: dict[str, Any] = {}
@@ -143,6 +146,8 @@ def build_request(model: type[R], request: Any = None, **fields: Any) -> R:
     elif request is not None:
         raise TypeError(f"request must be a {model.__name__} or a dict")
     data.update({k: v for k, v in fields.items() if v is not None})
+    if model is FitRequest:
+        return model.model_validate(_plain(_fit_fields(data)))
     if "sigma2" in data:
         noise = dict(data.get("noise") or {})
         noise["sigma2"] = data.pop("sigma2")
@@ -159,6 +164,19 @@ def build_request(model: type[R], request: Any = None, **fields: Any) -> R:
         zc = np.asarray(z, dtype=complex).ravel()
         data["z"] = {"re": zc.real.tolist(), "im": zc.imag.tolist()}
     return model.model_validate(_plain(data))
+
+
+def _fit_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """``shape=(rows, cols)`` and ``matrix=array`` for the fit's ``{rows, cols}`` and
+    ``{entries}``."""
+    shape = data.get("shape")
+    if shape is not None and not isinstance(shape, Mapping | BaseModel):
+        rows, cols = shape
+        data["shape"] = {"rows": rows, "cols": cols}
+    matrix = data.get("matrix")
+    if matrix is not None and not isinstance(matrix, Mapping | BaseModel):
+        data["matrix"] = {"entries": matrix}
+    return data
 
 
 def _dump(req: BaseModel) -> dict[str, Any]:
@@ -297,6 +315,12 @@ class Client(_Base):
     def simulate(self, request: Any = None, **fields: Any) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W (``POST /v1/simulate``)."""
         return self._call("simulate", request, fields)
+
+    def fit(self, request: Any = None, **fields: Any) -> FitResponse:
+        """Noise level, bulk edge, outliers and spikes of an observed spectrum
+        (``POST /v1/fit``): ``eigenvalues=``, ``singular_values=`` with ``shape=(rows,
+        cols)``, or ``matrix=`` (an array)."""
+        return self._call("fit", request, fields)
 
     def plot(self, request: Any = None, **fields: Any) -> bytes:
         """PNG or SVG bytes of the picture (``POST /v1/plot``; ``format="svg"`` for SVG)."""
@@ -466,6 +490,12 @@ class AsyncClient(_Base):
     async def simulate(self, request: Any = None, **fields: Any) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W (``POST /v1/simulate``)."""
         return await self._call("simulate", request, fields)
+
+    async def fit(self, request: Any = None, **fields: Any) -> FitResponse:
+        """Noise level, bulk edge, outliers and spikes of an observed spectrum
+        (``POST /v1/fit``): ``eigenvalues=``, ``singular_values=`` with ``shape=(rows,
+        cols)``, or ``matrix=`` (an array)."""
+        return await self._call("fit", request, fields)
 
     async def plot(self, request: Any = None, **fields: Any) -> bytes:
         """PNG or SVG bytes of the picture (``POST /v1/plot``; ``format="svg"`` for SVG)."""

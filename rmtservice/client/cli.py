@@ -9,6 +9,8 @@ Examples::
     rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
     rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
+    rmtservice fit eigenvalues.txt --alpha 0.05
+    rmtservice fit model.safetensors --tensor layers.0.mlp.weight --json
     rmtservice serve --port 8000
     rmtservice analyze model.safetensors --plots pictures/ --html report.html
     rmtservice denoise model.safetensors --tensor 'encoder.*.weight' -o denoised.safetensors
@@ -32,7 +34,14 @@ from typing import Any
 
 import httpx
 
-from rmtservice.client import Client, LocalClient, ServiceError, _analyze_cli, _denoise_cli
+from rmtservice.client import (
+    Client,
+    LocalClient,
+    ServiceError,
+    _analyze_cli,
+    _denoise_cli,
+    fit_cli,
+)
 from rmtservice.vocabulary import NOISE_LAWS
 
 __all__ = ["main"]
@@ -170,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--plot", metavar="FILE", help="also write the picture (.png or .svg)")
     w.add_argument("--detach", action="store_true", help="print the id and return (--url)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit_cli.add_parser(sub, _floats)
     for name, text in (
         ("sweep-status", "a sweep's state and results"),
         ("sweep-cancel", "cancel a sweep"),
@@ -233,6 +243,8 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace) -> str:
+    if args.command == "fit":
+        return fit_cli.run(args, InputError)
     if args.command in ("sweep-status", "sweep-cancel"):
         with Client(args.url) as remote:
             if args.command == "sweep-cancel":

@@ -23,6 +23,7 @@ from rmtservice.wire import denoise as wire_denoise
 from rmtservice.wire import schemas, service
 from rmtservice.wire.analyze import AnalyzeJob, AnalyzeOptions, AnalyzeResponse
 from rmtservice.wire.denoise import DenoiseJob, DenoiseOptions, DenoiseResponse
+from rmtservice.wire.fit import FitResponse
 
 __all__ = ["LocalClient"]
 
@@ -109,6 +110,11 @@ class LocalClient:
     ) -> schemas.SimulateResponse:
         """Monte Carlo spectra of H + W; ``progress(done, total)`` after each trial."""
         return self._call("simulate", request, fields, progress=progress)
+
+    def fit(self, request: Any = None, **fields: Any) -> FitResponse:
+        """Noise level, bulk edge, outliers and spikes of an observed spectrum (a
+        ``bootstrap`` left out takes what the server's default work limit allows)."""
+        return self._call("fit", request, fields)
 
     def plot(self, request: Any = None, **fields: Any) -> bytes:
         """PNG or SVG bytes of the picture, drawn here (matplotlib)."""

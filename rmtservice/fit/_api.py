@@ -549,14 +549,7 @@ def _side(dev: FloatArray, get: Callable[[IntArray], FloatArray], cut: float, li
 
 @functools.lru_cache(maxsize=64)
 def _critical(alpha: float) -> float:
-    """``tw.isf(alpha)`` (TW1). Its Newton iteration can stall at rounding level for
-    about 1 % of levels (e.g. 0.0763; reported to its owner): then the level moved by a
-    relative 1e-12, which moves the threshold by far less than its own accuracy."""
-    for k in range(4):
-        try:
-            return float(tw.isf(alpha * (1.0 + 1e-12 * k)))
-        except NoConvergence:
-            continue
+    """``tw.isf(alpha)`` (TW1), cached: the fixed point asks for the same level often."""
     return float(tw.isf(alpha))
 
 

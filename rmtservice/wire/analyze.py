@@ -15,13 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rmtservice.errors import InvalidParameter
-from rmtservice.wire.denoise import (
-    FitBulk,
-    FitGoodness,
-    FitOutlierItem,
-    FitVerdict,
-    _finite,
-)
+from rmtservice.wire.fit import FitBulk, FitGoodness, FitOutlierItem, FitVerdict
 from rmtservice.wire.schemas import _Request, _Response
 
 if TYPE_CHECKING:
@@ -133,7 +127,6 @@ class AnalyzedTensor(_Response):
 
     @classmethod
     def from_core(cls, t: TensorAnalysis) -> AnalyzedTensor:
-        g = t.goodness_of_fit
         return cls(
             name=t.name,
             shape=list(t.shape),
@@ -145,30 +138,11 @@ class AnalyzedTensor(_Response):
             bulk=FitBulk(lower=t.bulk.lower, upper=t.bulk.upper),
             edge_threshold=t.edge_threshold,
             rank=t.rank,
-            outliers=[
-                FitOutlierItem(
-                    index=o.index,
-                    value=o.value,
-                    p_value=o.p_value,
-                    spike=o.spike,
-                    spike_limit=o.spike_limit,
-                    overlap=_finite(o.overlap),
-                    left_overlap=_finite(o.left_overlap),
-                    right_overlap=_finite(o.right_overlap),
-                )
-                for o in t.outliers
-            ],
+            outliers=[FitOutlierItem(**vars(o)) for o in t.outliers],
             energy_kept=t.energy_kept,
-            goodness_of_fit=FitGoodness(
-                ks=g.ks,
-                p_value=_finite(g.p_value),
-                replicates=g.replicates,
-                bulk_values=g.bulk_values,
-            ),
-            tail_exponent=_finite(t.tail_exponent),
-            verdict=FitVerdict(
-                noise_plus_spikes=t.verdict.noise_plus_spikes, message=t.verdict.message
-            ),
+            goodness_of_fit=FitGoodness(**vars(t.goodness_of_fit)),
+            tail_exponent=t.tail_exponent,
+            verdict=FitVerdict(**vars(t.verdict)),
             recommended_method=t.recommended_method,
             predicted_error=t.predicted_error,
             method=t.method,

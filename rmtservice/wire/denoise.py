@@ -15,7 +15,6 @@ header is read where the limits are checked (:meth:`Upload.tensor`).
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
@@ -23,13 +22,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rmtservice.errors import InvalidParameter
+from rmtservice.wire.fit import FitResponse
 from rmtservice.wire.schemas import SeedValue, _Request, _Response
 
 if TYPE_CHECKING:
     import numpy as np
 
     from rmtservice.denoise import Denoised
-    from rmtservice.fit import Fit
     from rmtservice.io import TensorInfo
 
 __all__ = [
@@ -40,12 +39,6 @@ __all__ = [
     "DenoiseOptions",
     "DenoiseRequest",
     "DenoiseResponse",
-    "FitBulk",
-    "FitGoodness",
-    "FitOutlierItem",
-    "FitReport",
-    "FitTail",
-    "FitVerdict",
     "MatrixEntries",
     "MatrixShape",
     "TensorSource",
@@ -303,124 +296,9 @@ def npy_bytes(a: np.ndarray) -> bytes:
 # ------------------------------------------------------------------------ responses
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 class MatrixShape(_Response):
     rows: int
     cols: int
-
-
-class FitBulk(_Response):
-    """Edges of the fitted limit's bulk (eigenvalues; singular values if rectangular)."""
-
-    lower: float
-    upper: float
-
-
-class FitOutlierItem(_Response):
-    """A value declared signal and the spike behind it (MATH.md section 8)."""
-
-    index: int = Field(description="position in the descending list of the values")
-    value: float
-    p_value: float = Field(description="step-down Tracy-Widom p-value")
-    spike: float = Field(description="the spike, by the finite-n inverse map")
-    spike_limit: float = Field(description="the spike, by the limit's inverse map")
-    overlap: float | None = Field(description="wigner: squared eigenvector overlap")
-    left_overlap: float | None = Field(description="rectangular: left vectors")
-    right_overlap: float | None = Field(description="rectangular: right vectors")
-
-
-class FitGoodness(_Response):
-    ks: float = Field(description="Kolmogorov distance of the bulk to the fitted law")
-    p_value: float | None = Field(description="by simulation of the fitted model")
-    replicates: int
-    bulk_values: int
-
-
-class FitVerdict(_Response):
-    noise_plus_spikes: bool
-    message: str
-
-
-class FitTail(_Response):
-    """Power-law fit of the top of the spectrum of ``Y^T Y`` (WeightWatcher's alpha)."""
-
-    exponent: float
-    x_min: float
-    count: int
-    ks: float
-
-
-class FitReport(_Response):
-    """The fit of the observed spectrum, with the fields of ``POST /v1/fit``."""
-
-    model: str
-    shape: MatrixShape
-    sigma2: float
-    sigma2_interval: list[float] = Field(description="[lower, upper]")
-    sigma2_interval_method: str = Field(description="bootstrap, asymptotic or given")
-    center: float = Field(description="centre of the noise's bulk (0 if rectangular)")
-    bulk: FitBulk
-    spike_threshold: float = Field(description="smallest spike that separates (limit)")
-    edge_threshold: float = Field(description="finite-n threshold at level alpha")
-    lower_edge_threshold: float | None
-    alpha: float
-    outliers: list[FitOutlierItem]
-    rank: int
-    goodness_of_fit: FitGoodness
-    verdict: FitVerdict
-    tail: FitTail | None
-    seed: int | None
-
-    @classmethod
-    def from_core(cls, f: Fit) -> FitReport:
-        outliers = [
-            FitOutlierItem(
-                index=o.index,
-                value=o.value,
-                p_value=o.p_value,
-                spike=o.spike,
-                spike_limit=o.spike_limit,
-                overlap=_finite(o.overlap),
-                left_overlap=_finite(o.left_overlap),
-                right_overlap=_finite(o.right_overlap),
-            )
-            for o in f.outliers
-        ]
-        g = f.goodness_of_fit
-        tail = None
-        if f.tail is not None:
-            tail = FitTail(
-                exponent=f.tail.exponent, x_min=f.tail.x_min, count=f.tail.count, ks=f.tail.ks
-            )
-        return cls(
-            model=f.model,
-            shape=MatrixShape(rows=f.shape[0], cols=f.shape[1]),
-            sigma2=f.sigma2,
-            sigma2_interval=[f.sigma2_interval.lower, f.sigma2_interval.upper],
-            sigma2_interval_method=f.sigma2_interval.method,
-            center=f.center,
-            bulk=FitBulk(lower=f.bulk.lower, upper=f.bulk.upper),
-            spike_threshold=f.spike_threshold,
-            edge_threshold=f.edge_threshold,
-            lower_edge_threshold=_finite(f.lower_edge_threshold),
-            alpha=f.alpha,
-            outliers=outliers,
-            rank=f.rank,
-            goodness_of_fit=FitGoodness(
-                ks=g.ks,
-                p_value=_finite(g.p_value),
-                replicates=g.replicates,
-                bulk_values=g.bulk_values,
-            ),
-            verdict=FitVerdict(
-                noise_plus_spikes=f.verdict.noise_plus_spikes, message=f.verdict.message
-            ),
-            tail=tail,
-            seed=f.seed,
-        )
 
 
 class DenoiseFactors(_Response):
@@ -444,7 +322,7 @@ class TensorSource(_Response):
 class DenoiseResponse(_Response):
     """The denoised matrix: the fit, the method used and why, new values, errors."""
 
-    fit: FitReport | None = Field(
+    fit: FitResponse | None = Field(
         description="the fit of the observed spectrum (as POST /v1/fit); null for a matrix "
         "of fewer than 10 rows or columns with sigma2 given (too small to fit)"
     )
@@ -478,7 +356,7 @@ class DenoiseResponse(_Response):
                 u=f.u.tolist(), values=f.values.tolist(), vt=f.vt.tolist(), centre=f.centre
             )
         return cls.model_construct(
-            fit=None if d.fit is None else FitReport.from_core(d.fit),
+            fit=None if d.fit is None else FitResponse.from_core(d.fit),
             model=d.model,
             shape=MatrixShape(rows=sh.shape[0], cols=sh.shape[1]),
             method=d.method,

@@ -15,6 +15,7 @@ import numpy as np
 
 import rmtservice as rs
 from rmtservice.vocabulary import MAX_SEED, SWEEP_METRICS
+from rmtservice.wire.fit import fit
 from rmtservice.wire.schemas import (
     DensityRequest,
     DensityResponse,
@@ -43,6 +44,7 @@ __all__ = [
     "Prepare",
     "Prepared",
     "density",
+    "fit",
     "inverse",
     "outliers",
     "plot",

@@ -23,7 +23,9 @@ PATHS = {
     "inverse": "/v1/outliers/inverse",
     "simulate": "/v1/simulate",
     "plot": "/v1/plot",
+    "fit": "/v1/fit",
 }
+EV = [float(v) for v in range(-10, 10)]
 
 #: (endpoint, body): each refused, by the request schema or by the core
 BAD: list[tuple[str, dict[str, Any]]] = [
@@ -76,6 +78,16 @@ BAD: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("plot", {"measure": POINT, "noise": NOISE, "format": "gif"}),
+    ("fit", {"eigenvalues": EV[:9]}),
+    ("fit", {"eigenvalues": EV, "singular_values": EV}),
+    ("fit", {"singular_values": [-1.0, *EV[11:]], "shape": {"rows": 9, "cols": 30}}),
+    ("fit", {"singular_values": EV[10:], "shape": {"rows": 9, "cols": 30}}),
+    ("fit", {"matrix": {"entries": [[0.0] * 12] * 11}, "model": "wigner"}),
+    ("fit", {"matrix": {"entries": [[0.0] * 12] * 10 + [[0.0] * 11, [0.0] * 12]}}),
+    ("fit", {"eigenvalues": [1.0] * 20}),
+    ("fit", {"eigenvalues": EV, "deconvolve": True}),
+    ("fit", {"eigenvalues": EV, "bootstrap": 5}),
+    ("fit", {"eigenvalues": EV, "sigma2": 5e-324}),
 ]
 
 

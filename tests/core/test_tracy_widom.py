@@ -361,3 +361,55 @@ def test_wishart_edge_by_monte_carlo() -> None:
             tw.p_values(np.sqrt(y2), center, scale, singular_values=True),
             tw.sf((y2 - center) / scale),
         )
+
+
+# ------------------------------------------------------- quantiles at every level
+
+
+def _levels(count: int) -> np.ndarray:
+    """Upper-tail levels log-spaced in (1e-12, 1/2) and their complements (1/2, 1 - 1e-12)."""
+    half = np.geomspace(1e-12, 0.5, count // 2)
+    return np.unique(np.concatenate([half, 1.0 - half]))
+
+
+def _assert_inverts(p: np.ndarray, s: np.ndarray, beta: int) -> None:
+    """``sf(isf(p)) = p`` to a relative 1e-12 for p <= 1/2; above it ``cdf(isf(p)) =
+    1 - p`` to a relative ``max(1e-12, 2e-13 / sqrt(1 - p))``: F itself is known to a
+    relative ~1e-13 / sqrt(F) only in the lower tail (measured; see ppf)."""
+    upper = p <= 0.5
+    assert np.all(np.isfinite(s)) and np.all(np.diff(s) < 0)  # isf is decreasing
+    assert_allclose(tw.sf(s[upper], beta), p[upper], rtol=1e-12)
+    q = 1.0 - p[~upper]
+    err = np.abs(tw.cdf(s[~upper], beta) / q - 1.0)
+    assert np.all(err <= np.maximum(1e-12, 2e-13 / np.sqrt(q))), float(np.max(err))
+
+
+@pytest.mark.parametrize(
+    ("beta", "levels"),
+    [
+        (1, [0.07629943314438145, 0.21673991718992938, 0.3716657288341068]),
+        (4, [1.3452948744251188e-12]),
+    ],
+)
+def test_isf_levels_where_newton_stalled(beta: int, levels: list[float]) -> None:
+    """Newton used to bounce between two neighbouring doubles at these levels (its
+    bracket a few ulps wide, just over the tolerance) and raise NoConvergence."""
+    p = np.array(levels)
+    s = np.array([float(tw.isf(a, beta)) for a in p])  # one at a time, as _critical did
+    assert_allclose(tw.sf(s, beta), p, rtol=1e-12)
+    assert_allclose(tw.isf(p, beta), s, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_isf_inverts_at_many_levels(beta: int) -> None:
+    p = _levels(200)
+    _assert_inverts(p, tw.isf(p, beta), beta)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beta", BETAS)
+def test_isf_inverts_at_2000_levels(beta: int) -> None:
+    """2000 levels log-spaced in (1e-12, 1 - 1e-12): every one converges (the
+    safeguarded Newton cannot stall) and inverts the distribution."""
+    p = _levels(2000)
+    _assert_inverts(p, tw.isf(p, beta), beta)
