@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -414,3 +415,100 @@ async def test_small_matrix_with_known_sigma2_has_no_fit(client: httpx.AsyncClie
     assert r.status_code == 200, r.text
     assert r.json()["fit"] is None
     assert r.json()["model"] == "wigner"
+
+
+# ------------------------------------------------------------- hostile uploads
+
+
+def _corruptions(data: bytes, seed: int, count: int) -> list[bytes]:
+    """Truncations anywhere, and bytes of the header (the first 200) overwritten."""
+    rng = np.random.default_rng(seed)
+    out = [data[: int(k)] for k in rng.integers(0, len(data), count // 2)]
+    for _ in range(count - len(out)):
+        b = bytearray(data)
+        for i in rng.integers(0, min(200, len(b)), 3):
+            b[int(i)] = int(rng.integers(0, 256))
+        out.append(bytes(b))
+    return out
+
+
+# numpy warns of a header it parsed the Python 2 way (a corrupted one): answered all the same
+@pytest.mark.filterwarnings("ignore:Reading `.npy` or `.npz` file required")
+@pytest.mark.parametrize("kind", ["npy", "safetensors", "npz"])
+async def test_corrupted_uploads_are_never_a_500(client: httpx.AsyncClient, kind: str) -> None:
+    w = low_rank(30, 20, seed=14)
+    if kind == "npy":
+        data = npy(w)
+    elif kind == "safetensors":
+        data = bytes(st_save({"w": w.astype(np.float32), "b": np.ones(3, np.float32)}))
+    else:
+        data = npz(w=w, b=np.ones(3))
+    for body in _corruptions(data, seed=len(kind), count=40):
+        r = await client.post("/v1/denoise?sigma2=1&name=" + ("arr_0" if kind == "npy" else "w"),
+                              content=body, headers=NPY)  # fmt: skip
+        assert r.status_code in (200, 422), r.text
+        if r.status_code == 422:
+            assert r.headers["content-type"] == "application/problem+json"
+        r = await client.post("/v1/analyze", content=body, headers=NPY)
+        assert r.status_code in (200, 422), r.text
+
+
+# ------------------------------------------------------- the estimates hold
+
+
+def _symmetric(n: int, seed: int) -> np.ndarray:
+    g = np.random.default_rng(seed).standard_normal((n, n))
+    return (g + g.T) / math.sqrt(2 * n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["values", "factors"])
+@pytest.mark.parametrize("kind", ["rectangular", "symmetric"])
+def test_the_lapack_estimate_is_a_lower_bound(output: str, kind: str) -> None:
+    """The time refused before a computation starts is at most what it takes (so a
+    request is never refused that would have finished in time)."""
+    from threadpoolctl import threadpool_limits
+
+    from app.runtime.compute import lapack_seconds_per_n3
+    from app.runtime.limits import lapack_work
+    from rmtservice.wire import denoise as wire
+    from rmtservice.wire.denoise import DenoiseJob, DenoiseOptions
+
+    y = low_rank(600, 400, 15) if kind == "rectangular" else _symmetric(500, 16)
+    job = DenoiseJob.from_upload(DenoiseOptions(sigma2=1.0, output=output, seed=0), npy(y), None)
+    with threadpool_limits(1):
+        unit = lapack_seconds_per_n3()
+        work = lapack_work(job)
+        assert work is not None
+        best = math.inf
+        for _ in range(2):  # the second with the fit's replicates cached
+            start = time.perf_counter()
+            wire.denoise(job)
+            best = min(best, time.perf_counter() - start)
+    assert work * unit <= best, (work * unit, best)
+
+
+@pytest.mark.parametrize("output", ["values", "factors", "matrix"])
+@pytest.mark.parametrize("kind", ["rectangular", "symmetric"])
+def test_the_memory_estimate_bounds_the_peak(output: str, kind: str) -> None:
+    """What the computation allocates (numpy's and LAPACK's buffers, seen by
+    tracemalloc) stays within the memory reserved for it, and the JSON answer too."""
+    import tracemalloc
+
+    from app.runtime.limits import RIE_CHUNK, memory_needed
+    from app.settings import Settings
+    from rmtservice.wire import denoise as wire
+    from rmtservice.wire.denoise import DenoiseJob, DenoiseOptions, DenoiseResponse
+
+    y = low_rank(600, 400, 17) if kind == "rectangular" else _symmetric(500, 18)
+    job = DenoiseJob.from_upload(DenoiseOptions(sigma2=1.0, output=output, seed=0), npy(y), None)
+    estimate = memory_needed(job, Settings())
+    assert RIE_CHUNK == dn.CHUNK
+    tracemalloc.start()
+    try:
+        result = wire.denoise(job)
+        DenoiseResponse.from_core(*result).model_dump_json()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate, (peak, estimate)
