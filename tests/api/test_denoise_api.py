@@ -201,33 +201,72 @@ async def test_a_kernel_is_read_as_a_matrix(client: httpx.AsyncClient) -> None:
 # ------------------------------------------------------- ground truth, through HTTP
 
 
+def full_rank(shape: tuple[int, int] | int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """MATH.md section 9's signals: rectangular, singular values sqrt(U[0, 2]) and five
+    spikes 4 to 2, sigma2 = 1; symmetric (an int n), H uniform on [-1, 1] with the same
+    spikes, sigma2 = 0.5. The signal (diagonal: the noise is rotation invariant), the
+    observed matrix and sigma2."""
+    rng = np.random.default_rng(seed)
+    spikes = [4.0, 3.5, 3.0, 2.5, 2.0]
+    if isinstance(shape, int):
+        n = shape
+        h = np.diag(2.0 * (np.arange(n)[::-1] + 0.5) / n - 1.0)
+        h[np.arange(5), np.arange(5)] = spikes
+        g = rng.standard_normal((n, n)) * math.sqrt(0.5 / n)
+        return h, h + (g + g.T) / math.sqrt(2.0), 0.5
+    n, p = shape
+    m = min(n, p)
+    sv = np.sqrt(2.0 * (np.arange(m)[::-1] + 0.5) / m)
+    sv[:5] = spikes
+    s = np.zeros(shape)
+    s[np.arange(m), np.arange(m)] = sv
+    return s, s + rng.standard_normal(shape) / math.sqrt(n), 1.0
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("shape", [(800, 400), (300, 1200), 600], ids=str)
 async def test_full_rank_signal_rie_is_chosen_and_near_the_oracle(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, shape: tuple[int, int] | int
 ) -> None:
-    """MATH.md section 9's experiment at 800 x 400: auto takes rie; its error (from the
-    .npy answer) is the library's, within 2 % of the oracle's, and predicted within 10 %."""
-    n, p = 800, 400
-    rng = np.random.default_rng(12)
-    sv = np.sqrt(2.0 * (np.arange(p)[::-1] + 0.5) / p)
-    sv[:5] = [4.0, 3.5, 3.0, 2.5, 2.0]
-    s = np.zeros((n, p))
-    s[np.arange(p), np.arange(p)] = sv
-    y = s + rng.standard_normal((n, p)) / math.sqrt(n)
-    r = await client.post("/v1/denoise?sigma2=1", content=npy(y), headers=NPY | AS_NPY)
+    """MATH.md section 9's experiment (c = 1/2, c = 4, symmetric) through HTTP: auto
+    takes rie; its error (from the .npy answer) is the library's, within 2 % of the
+    oracle's, and predicted within 10 %; pruning to the edge predicted worse than rie."""
+    s, y, s2 = full_rank(shape, seed=12)
+    r = await client.post(f"/v1/denoise?sigma2={s2}", content=npy(y), headers=NPY | AS_NPY)
     assert r.status_code == 200, r.text
     assert r.headers["x-denoise-method"] == "rie"
     got = np.load(io.BytesIO(r.content))
     err = float(np.linalg.norm(got - s) / np.linalg.norm(s))
-    oracle = dn.denoise(y, 1.0, method="oracle", signal=s)
-    ref = dn.denoise(y, 1.0, method="rie", signal=s)
+    oracle = dn.denoise(y, s2, method="oracle", signal=s)
+    ref = dn.denoise(y, s2, method="rie", signal=s)
+    assert ref.model == ("wigner" if isinstance(shape, int) else "rectangular")
     assert oracle.error is not None and ref.error is not None
     assert_allclose(err, ref.error, rtol=1e-9)
     assert err <= 1.02 * oracle.error
     predicted = float(r.headers["x-denoise-predicted-error"])
     assert abs(predicted / err - 1) < 0.10
-    # and pruning to the edge is no better than doing nothing (the paper's point)
     assert ref.predicted_error["hard"] > ref.predicted_error["rie"]
+
+
+@pytest.mark.slow
+async def test_low_rank_signal_shrink_is_chosen_and_near_the_oracle(
+    client: httpx.AsyncClient,
+) -> None:
+    """Three spikes over noise, without sigma2 (fitted): auto takes shrink, within 2 % of
+    the oracle's error at the true level."""
+    rng = np.random.default_rng(19)
+    n, p = 900, 450
+    s = np.zeros((n, p))
+    s[np.arange(3), np.arange(3)] = [4.0, 3.0, 2.0]
+    y = s + rng.standard_normal((n, p)) / math.sqrt(n)
+    r = await client.post("/v1/denoise?seed=0", content=npy(y), headers=NPY | AS_NPY)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-denoise-method"] == "shrink"
+    assert abs(float(r.headers["x-denoise-sigma2"]) - 1.0) < 0.02  # the fit's level
+    err = float(np.linalg.norm(np.load(io.BytesIO(r.content)) - s) / np.linalg.norm(s))
+    oracle = dn.denoise(y, 1.0, method="oracle", signal=s)
+    assert oracle.error is not None
+    assert err <= 1.02 * oracle.error
 
 
 # -------------------------------------------------------------------- limits
