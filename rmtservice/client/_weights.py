@@ -47,7 +47,7 @@ class DenoisedArray:
 class Upload:
     """A request body and its query parameters, validated."""
 
-    content: bytes
+    content: bytes | os.PathLike[str]  # a path: read where it is used (LocalClient)
     params: dict[str, Any]
     options: BaseModel
     name: str | None = None
@@ -68,14 +68,16 @@ def _options(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
         raise _service_error(validation_problem(raw, MEASURE_KINDS)) from exc
 
 
-def _file_bytes(file: FileSource) -> bytes:
+def _file_bytes(file: FileSource, read: bool = True) -> bytes | Path:
+    """The file's bytes (to upload); with ``read=False`` a path stays a path (the local
+    core reads it tensor by tensor from its memory map)."""
     if isinstance(file, bytes | bytearray | memoryview):
         return bytes(file)
     path = Path(os.fspath(file))
     if not path.is_file():
         what = f"no such file: {path}" if not path.exists() else f"{path} is not a regular file"
         raise _service_error(core_problem(InvalidParameter(what, field="source")))
-    return path.read_bytes()
+    return path.read_bytes() if read else path
 
 
 def matrix_bytes(matrix: Any) -> bytes:
@@ -93,27 +95,33 @@ def matrix_bytes(matrix: Any) -> bytes:
 
 
 def denoise_upload(
-    matrix: Any, file: FileSource | None, name: str | None, fields: dict[str, Any]
+    matrix: Any,
+    file: FileSource | None,
+    name: str | None,
+    fields: dict[str, Any],
+    *,
+    read: bool = True,
 ) -> Upload:
-    """The body (the matrix's ``.npy`` bytes, or the file) and the validated options."""
+    """The body (the matrix's ``.npy`` bytes, or the file; a path with ``read=False``)
+    and the validated options."""
     if (matrix is None) == (file is None):
         problem = core_problem(InvalidParameter("pass a matrix or a file (one of them)"))
         raise _service_error(problem)
     options = _options(DenoiseOptions, fields)
-    content = matrix_bytes(matrix) if file is None else _file_bytes(file)
+    content = matrix_bytes(matrix) if file is None else _file_bytes(file, read)
     params = options.model_dump(exclude_unset=True)
     if name is not None:
         params["name"] = name
     return Upload(content, params, options, name)
 
 
-def analyze_upload(file: FileSource, fields: dict[str, Any]) -> Upload:
+def analyze_upload(file: FileSource, fields: dict[str, Any], *, read: bool = True) -> Upload:
     names = fields.get("names")
     if isinstance(names, str):
         fields = {**fields, "names": [names]}
     options = _options(AnalyzeOptions, fields)
     params = options.model_dump(exclude_unset=True)
-    return Upload(_file_bytes(file), params, options)
+    return Upload(_file_bytes(file, read), params, options)
 
 
 def npy_array(content: bytes, headers: Any) -> DenoisedArray:

@@ -138,9 +138,10 @@ class LocalClient:
             raise _core_problem(exc) from exc
 
     def _denoise_job(self, matrix: Any, file: Any, name: Any, options: Any) -> DenoiseJob:
-        up = _weights.denoise_upload(matrix, file, name, options)
+        up = _weights.denoise_upload(matrix, file, name, options, read=False)
         assert isinstance(up.options, DenoiseOptions)
-        # the bytes the server would receive, read as it reads them: the same answers
+        # read as the server reads its upload: the same answers (a file by its path,
+        # from its memory map: the messages then name it rather than "the data")
         return DenoiseJob.from_upload(up.options, up.content, up.name)
 
     def denoise(
@@ -169,8 +170,9 @@ class LocalClient:
         return DenoisedArray(d.matrix, d.method, d.rank, d.sigma2, d.predicted_error[d.method])
 
     def analyze(self, file: FileSource, **options: Any) -> AnalyzeResponse:
-        """Every weight matrix of a model file, fitted, here (as :meth:`Client.analyze`)."""
-        up = _weights.analyze_upload(file, options)
+        """Every weight matrix of a model file, fitted, here (as :meth:`Client.analyze`);
+        a path is read tensor by tensor from its memory map (a model larger than memory)."""
+        up = _weights.analyze_upload(file, options, read=False)
         assert isinstance(up.options, AnalyzeOptions)
         job = AnalyzeJob.from_upload(up.options, up.content)
         return AnalyzeResponse.from_core(self._computed(wire_analyze.analyze, job))

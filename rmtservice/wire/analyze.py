@@ -9,6 +9,7 @@ decoded one at a time in the process that computes.
 from __future__ import annotations
 
 import fnmatch
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,10 +60,11 @@ class AnalyzeJob(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
     options: AnalyzeOptions
-    data: Any  # bytes
+    data: Any  # bytes (a path: the local client's file)
 
     @classmethod
-    def from_upload(cls, options: AnalyzeOptions, data: bytes) -> AnalyzeJob:
+    def from_upload(cls, options: AnalyzeOptions, data: bytes | os.PathLike[str]) -> AnalyzeJob:
+        """An uploaded file's bytes (or, for the local client, its path)."""
         return cls.model_construct(options=options, data=data)
 
     @cached_property

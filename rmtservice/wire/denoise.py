@@ -15,6 +15,7 @@ header is read where the limits are checked (:meth:`Upload.tensor`).
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
@@ -131,7 +132,7 @@ class DenoiseRequest(DenoiseOptions):
 class Upload:
     """A weight file sent as the body, and the tensor asked for (``name``)."""
 
-    data: bytes
+    data: bytes | os.PathLike[str]  # a path: the local client's file
     name: str | None = None
 
     @cached_property
@@ -208,7 +209,10 @@ class DenoiseJob(BaseModel):
         return cls.model_construct(options=options, entries=entries, upload=None, npy_answer=False)
 
     @classmethod
-    def from_upload(cls, options: DenoiseOptions, data: bytes, name: str | None) -> DenoiseJob:
+    def from_upload(
+        cls, options: DenoiseOptions, data: bytes | os.PathLike[str], name: str | None
+    ) -> DenoiseJob:
+        """An uploaded file's bytes (or, for the local client, its path)."""
         return cls.model_construct(
             options=options, entries=None, upload=Upload(data, name), npy_answer=False
         )
