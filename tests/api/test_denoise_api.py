@@ -285,6 +285,8 @@ async def test_rows_and_cols_over_the_caps(small: httpx.AsyncClient) -> None:
 
 
 async def test_uploads_have_their_own_size_limit(small: httpx.AsyncClient) -> None:
+    limits = (await small.get("/v1/info")).json()["limits"]
+    assert limits["max_upload_bytes"] == 64 * 1024 and limits["max_body_bytes"] == 16 * 1024
     # 40 x 60 float64 is 19 KiB: over the JSON limit (16 KiB), under the upload one
     y = low_rank(60, 40, seed=13)
     r = await small.post("/v1/denoise?sigma2=1", content=npy(y), headers=NPY)
