@@ -28,6 +28,10 @@ COPY pyproject.toml README.md ./
 COPY app app
 COPY rmtservice rmtservice
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+# The documentation site, when it is built (`make docs`; `make container-check` builds
+# it): README.md beside it lets the wildcard match nothing.
+COPY README.md build/sit[e] /site/
+RUN rm /site/README.md
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="rmtservice" \
@@ -40,6 +44,7 @@ RUN groupadd --gid 10001 rmt \
 # small layer, not a new copy of the whole environment.
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /dist /tmp/dist
+COPY --from=build /site /opt/docs-site
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --disable-pip-version-check /tmp/dist/*.whl \
     && rm -r /tmp/dist
 # WEB_CONCURRENCY: gunicorn's number of worker processes. Each one also runs RMT_WORKERS
@@ -51,7 +56,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     WEB_CONCURRENCY=2 \
-    RMT_DASK_LOCAL_PORT=8786
+    RMT_DASK_LOCAL_PORT=8786 \
+    RMT_DOCS_SITE_DIR=/opt/docs-site
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8000

@@ -133,7 +133,7 @@ lint: $(STAMP)
 	$(VENV)/bin/hadolint --failure-threshold warning Dockerfile
 
 # Build the image with podman (installed if missing; root) and check a container answers.
-container-check: $(STAMP)
+container-check: $(STAMP) docs
 	PY=$(PY) scripts/container-check.sh
 
 clean:

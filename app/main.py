@@ -21,7 +21,19 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import analyze, denoise, docs, fit, limit, meta, plot, simulation, sweeps, ui
+from app.api import (
+    analyze,
+    denoise,
+    docs,
+    fit,
+    limit,
+    meta,
+    plot,
+    rectangular,
+    simulation,
+    sweeps,
+    ui,
+)
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -130,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit.router,
         simulation.router,
         fit.router,
+        rectangular.router,
         plot.router,
         sweeps.router,
         denoise.router,
@@ -141,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.mount_site(app, settings.docs_site_dir)
     # added innermost first
     app.add_middleware(
         BodySizeLimit,

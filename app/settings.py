@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         "is one tridiagonal eigensolve of the bulk: about 1.1e-8 s x values^2, so 2 s "
         "here); when `bootstrap` is left out, 50 or the most this allows, or none",
     )
+    max_rect_rows: int = Field(4_000, ge=1, description="`rows` (n) for /v1/rectangular/simulate")
+    max_rect_cols: int = Field(4_000, ge=1, description="`cols` (p) for /v1/rectangular/simulate")
+    max_rect_vectors_size: int = Field(
+        1_000,
+        ge=1,
+        description="`rows` and `cols` for /v1/rectangular/simulate with `vectors` (a full SVD)",
+    )
     trial_workers: int = Field(
         1,
         ge=1,
@@ -215,6 +222,11 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(True, description="log one line per request, with its request id")
+    docs_site_dir: str | None = Field(
+        None,
+        description="the built documentation site (`make docs`), served under /docs/site/ "
+        "and linked from /docs; default: build/site of the source tree, when it is built",
+    )
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Benchmark: denoising, MATH.md section 9's experiments, in one run.
+"""Benchmark: denoising, docs/theory/denoise.md's experiments, in one run.
 
 Experiments (seeded; a diagonal signal, which Gaussian noise makes no loss of generality):
 
@@ -12,7 +12,7 @@ Tables:
 
 1. For each experiment and method, the measured relative Frobenius error
    ``||S_hat - S|| / ||S||`` (exact identity with the oracle values ``<u_i, S v_i>``; the
-   dense error is checked once), the predicted error and their ratio, and MATH.md's
+   dense error is checked once), the predicted error and their ratio, and docs/theory/denoise.md's
    figure where it gives one. ``rie_limit``: the rotation-invariant values from the exact
    boundary values of the true law (``limit_rie`` of the signal's spectrum, what a perfect
    fit of nu would give) against the observed-spectrum ``rie``; ``rie eta/2`` and
@@ -50,7 +50,7 @@ from rmtservice import denoise as dn  # noqa: E402
 from rmtservice.measures import Atoms  # noqa: E402
 
 SPIKES = [4.0, 3.5, 3.0, 2.5, 2.0]
-#: MATH.md section 9's figures (None where it gives none)
+#: docs/theory/denoise.md's figures (None where it gives none)
 MATH = {
     "2000x1000 full": {"none": 0.98, "hard": 1.01, "shrink": 0.88, "rie": 0.695, "oracle": 0.695},
     "1000x2000 full": {"none": 1.39, "hard": 1.13, "shrink": 0.95, "rie": 0.807, "oracle": 0.806},
@@ -206,9 +206,9 @@ def main() -> None:
                 extra[name] = optht_rows(y, s2, results[name]["shrinkage"].rank["optimal_hard"])
         print(f"done {name}", file=sys.stderr)
 
-    print("Relative Frobenius error ||S_hat - S|| / ||S||: measured, predicted, ratio; MATH.md")
+    print("Relative Frobenius error ||S_hat - S|| / ||S||: measured, predicted, ratio; docs")
     head = f"{'experiment':18s} {'method':13s} {'measured':>9s} {'predicted':>9s} {'pred/meas':>9s}"
-    print(head + f" {'MATH.md':>8s} {'meas/MATH':>9s} {'/oracle':>8s}")
+    print(head + f" {'docs':>8s} {'meas/docs':>9s} {'/oracle':>8s}")
     for name, r in results.items():
         meas, pred = r["measured"], r["predicted"]
         for k in ROWS:

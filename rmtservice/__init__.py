@@ -2,7 +2,7 @@
 
 The numeric core is stateless and pure: measures (the law ``nu`` of H), Pastur's
 equation through subordination, the exact density and support of the limit, the
-outliers, and Monte Carlo simulation. See MATH.md for the conventions.
+outliers, and Monte Carlo simulation. See docs/theory for the conventions.
 
 The names below are loaded on first use (PEP 562, as scipy does), so that
 ``import rmtservice.client`` costs httpx and pydantic only, not the numeric core.

@@ -24,7 +24,35 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 @contextmanager
 def limit(seconds: float | None) -> Iterator[None]:
-    """Run the body with a deadline ``seconds`` from now (``None``: no deadline)."""
+    """Run the body with a deadline ``seconds`` from now (``None``: no deadline).
+
+    The deadline holds for the current thread or task (a context variable) and is
+    restored on exit, so limits nest.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Time allowed from now.
+
+    Returns
+    -------
+    context manager
+        Inside it, :func:`check` raises once the time has passed.
+
+    Raises
+    ------
+    DeadlineExceeded
+        Not by itself: from the body, where it calls :func:`check` after the deadline.
+
+    Examples
+    --------
+    >>> from rmtservice.deadline import check, limit
+    >>> with limit(0.0):
+    ...     check()
+    Traceback (most recent call last):
+    ...
+    rmtservice.errors.DeadlineExceeded: the computation exceeded its deadline
+    """
     token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
     try:
         yield
@@ -33,7 +61,25 @@ def limit(seconds: float | None) -> Iterator[None]:
 
 
 def check() -> None:
-    """Raise :class:`DeadlineExceeded` if the current deadline has passed."""
+    """Raise :class:`DeadlineExceeded` if the current deadline has passed.
+
+    Returns
+    -------
+    None
+        When there is no deadline, or it has not passed.
+
+    Raises
+    ------
+    DeadlineExceeded
+        The deadline set by :func:`limit` has passed.
+
+    Examples
+    --------
+    >>> from rmtservice.deadline import check, limit
+    >>> check()  # no deadline: returns at once
+    >>> with limit(60.0):
+    ...     check()
+    """
     d = _deadline.get()
     if d is not None and time.monotonic() > d:
         raise DeadlineExceeded("the computation exceeded its deadline")

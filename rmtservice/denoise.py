@@ -1,7 +1,7 @@
-"""Denoising an observed matrix with noise of known variance (MATH.md section 9).
+"""Denoising an observed matrix with noise of known variance (docs/theory/denoise.md).
 
 The estimate keeps the observed singular (eigen) vectors and replaces each observed value
-by a new one. Two models, with MATH.md's conventions:
+by a new one. Two models, with the conventions of docs/theory:
 
 - ``rectangular``: ``Y = S + X``, n x p, ``c = p/n``, X with i.i.d. entries of variance
   ``sigma2/n``; the values are the ``m = min(n, p)`` singular values ``y_i`` of Y.
@@ -138,6 +138,11 @@ def optimal_hard_threshold(aspect_ratio: float) -> float:
     float
         ``lambda*(c) = sqrt(2(c + 1) + 8c / ((c + 1) + sqrt(c^2 + 14c + 1)))``.
         ``lambda*(1/c) sqrt(c) = lambda*(c)``: the transposed frame gives the same.
+
+    Raises
+    ------
+    InvalidParameter
+        ``aspect_ratio`` not positive and finite.
 
     Examples
     --------
@@ -508,7 +513,7 @@ def shrinkage(
         All the singular values of an n x p matrix (``min(n, p)`` of them), or all the
         eigenvalues of a symmetric one; any order.
     sigma2 : float
-        The noise variance (entries of variance ``sigma2/n``; MATH.md sections 1, 7).
+        The noise variance (entries of variance ``sigma2/n``; docs/theory/rectangular.md).
     model : {"rectangular", "wigner"}
     shape : tuple of int, optional
         ``(n, p)``; required for singular values.
@@ -686,6 +691,32 @@ def oracle_values(u: ArrayLike, vt: ArrayLike, signal: ArrayLike) -> FloatArray:
 
     The best any estimator that keeps these vectors can do in Frobenius norm (for tests
     and benchmarks: it needs the true signal S, or H with ``vt = u.T``).
+
+    Parameters
+    ----------
+    u : array_like
+        n x m, the observed left singular vectors (eigenvectors) as columns.
+    vt : array_like
+        m x p, the observed right singular vectors as rows (``u.T`` for a symmetric
+        matrix).
+    signal : array_like
+        The true n x p signal.
+
+    Returns
+    -------
+    ndarray
+        The m oracle values.
+
+    Raises
+    ------
+    InvalidParameter
+        A signal whose shape does not match ``u`` and ``vt``.
+
+    Examples
+    --------
+    >>> s = np.diag([3.0, 1.0])
+    >>> oracle_values(np.eye(2), np.eye(2), s).tolist()  # the vectors of s itself
+    [3.0, 1.0]
     """
     u, vt, s = np.asarray(u, float), np.asarray(vt, float), np.asarray(signal, float)
     if s.shape != (u.shape[0], vt.shape[1]):
@@ -782,10 +813,10 @@ def denoise(
         The observed n x p matrix (``S + X``) or symmetric n x n one (``H + W``).
     sigma2 : float, optional
         The noise variance: entries of X of variance ``sigma2/n`` (n rows); W with
-        off-diagonal variance ``sigma2/n`` (MATH.md sections 1 and 7). Not given: the
-        spectrum is fitted (:func:`rmtservice.fit.fit`, the model "noise plus spikes")
-        and the fit's noise level, centre (wigner, unless ``centre`` is given) and
-        verdict (as ``noise_bulk``, unless given) are used.
+        off-diagonal variance ``sigma2/n`` (docs/theory/symmetric.md and
+        rectangular.md). Not given: the spectrum is fitted (:func:`rmtservice.fit.fit`,
+        the model "noise plus spikes") and the fit's noise level, centre (wigner, unless
+        ``centre`` is given) and verdict (as ``noise_bulk``, unless given) are used.
     method : {"auto", "hard", "optimal_hard", "shrink", "rie", "none", "oracle"}
         ``auto`` takes the smallest predicted error; ``oracle`` needs ``signal``.
     model : {"wigner", "rectangular"}, optional
@@ -978,6 +1009,12 @@ def denoise_svd(
     -------
     Denoised
 
+    Raises
+    ------
+    InvalidParameter
+        Factors of mismatched shapes or not finite, ``sigma2 <= 0``, an unknown
+        method or output, ``oracle`` without ``signal``.
+
     Examples
     --------
     >>> rng = np.random.default_rng(2)
@@ -1027,6 +1064,12 @@ def denoise_eigh(
     Returns
     -------
     Denoised
+
+    Raises
+    ------
+    InvalidParameter
+        Eigenvectors not ``n x n`` for ``n`` eigenvalues, values not finite,
+        ``sigma2 <= 0``, an unknown method or output, ``oracle`` without ``signal``.
 
     Examples
     --------
@@ -1078,6 +1121,13 @@ def limit_rie(
         ``x + 2 sigma2 Re f_mu(x + i0)`` (symmetric), or
         ``y + sigma2 y Re(m_(y^2) + c m(y^2))`` (rectangular, ``m`` and ``m_`` the
         transforms of the laws of ``Y^T Y`` and ``Y Y^T``): ``-y m_(y^2) = g_n(y)``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2 <= 0``, points not finite, or ``aspect_ratio`` not positive.
+    NoConvergence
+        The limit's solver did not reach rounding-level accuracy (not observed).
 
     Examples
     --------

@@ -163,7 +163,36 @@ def _outer_brackets(measure: Measure, s2: float, lo: float, hi: float) -> FloatA
 
 @quiet
 def support(measure: Measure, sigma2: float) -> Support:
-    """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses."""
+    """Components of ``supp mu``, ``mu = nu boxplus semicircle(sigma2)``, with masses.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+
+    Returns
+    -------
+    Support
+        The components' ``lower`` and ``upper`` edges and ``mass`` (ascending), the
+        subordination's values at the edges and the cusps (docs/theory/symmetric.md).
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> s = rs.support(rs.Atoms([-2.0, 2.0]), 0.5)
+    >>> s.lower.round(6).tolist(), s.upper.round(6).tolist(), s.mass.tolist()
+    ([-3.055536, 1.071481], [-1.071481, 3.055536], [0.5, 0.5])
+    """
     s2 = check_sigma2(sigma2)
     check_scale(measure, s2)
     lo, hi, mass = measure.components()
@@ -325,7 +354,41 @@ def _table_guess(
 def boundary_values(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None
 ) -> BoundaryValues:
-    """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x."""
+    """``omega(x + i0)``, ``f(x + i0)`` and the density ``rho(x)`` at real points x.
+
+    Computed on the real line exactly (Biane's description), not at a small height above it.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like
+        Real points, any shape.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    BoundaryValues
+        ``x``, ``omega``, ``f`` and ``density`` in the shape of ``x``, and the support.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> b = rs.boundary_values(rs.Point(0.0), 1.0, [0.0, 3.0])
+    >>> b.omega.round(6).tolist(), b.density.round(6).tolist()
+    ([1j, (2.618034+0j)], [0.31831, 0.0])
+    """
     s2 = check_sigma2(sigma2)
     x = np.asarray(x, dtype=float)
     shape = x.shape
@@ -458,14 +521,69 @@ def _inside_fallback(
 
 
 def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
-    """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``."""
+    """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like
+        Real points, any shape.
+
+    Returns
+    -------
+    ndarray
+        The density at ``x`` (0 outside the support), in the shape of ``x``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.density(rs.Point(0.0), 1.0, [0.0, 1.0, 3.0]).round(6).tolist()  # semicircle
+    [0.31831, 0.275664, 0.0]
+    """
     return boundary_values(measure, sigma2, x).density
 
 
 def grid(sup: Support, num: int) -> FloatArray:
-    """An automatic grid of about ``num`` points: both edges of every component and
-    Chebyshev-clustered interior points, shared out by component width. The edges are
-    always there: ``num`` below twice the components gives the edges alone."""
+    """An automatic grid of about ``num`` points over a support.
+
+    Both edges of every component and Chebyshev-clustered interior points, shared out by
+    component width. The edges are always there: ``num`` below twice the components gives
+    the edges alone.
+
+    Parameters
+    ----------
+    sup : Support
+        The support, from :func:`support`.
+    num : int
+        About how many points.
+
+    Returns
+    -------
+    ndarray
+        Increasing points, every edge included.
+
+    Raises
+    ------
+    TypeError
+        ``sup`` is not a support.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.grid(rs.support(rs.Point(0.0), 1.0), 5).round(6).tolist()
+    [-2.0, -1.414214, -0.0, 1.414214, 2.0]
+    """
     width = sup.upper - sup.lower
     total = float(width.sum())
     spare = max(num - 2 * len(sup), 0)
@@ -483,9 +601,44 @@ def grid(sup: Support, num: int) -> FloatArray:
 def cdf(
     measure: Measure, sigma2: float, x: ArrayLike, *, sup: Support | None = None, nodes: int = 513
 ) -> FloatArray:
-    """Distribution function of ``mu``: masses to the left plus the integral of the
-    exact density (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a
-    cusp)."""
+    """Distribution function of ``mu`` at ``x``.
+
+    The masses to the left plus the integral of the exact density
+    (:func:`integrate_density`); accurate to about 1e-8 (1e-6 next to a cusp).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    x : array_like
+        Real points.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+    nodes : int
+        Quadrature nodes per support component.
+
+    Returns
+    -------
+    ndarray
+        ``F_mu(x)``, flattened.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import cdf
+    >>> cdf(rs.Point(0.0), 1.0, [-2.0, 0.0, 2.0]).round(6).tolist()
+    [0.0, 0.5, 1.0]
+    """
     s2 = check_sigma2(sigma2)
     sup = sup if sup is not None else support(measure, s2)
 
@@ -498,12 +651,45 @@ def cdf(
 def integrate_density(
     dens: Callable[[FloatArray], FloatArray], sup: Any, x: ArrayLike, *, nodes: int = 513
 ) -> FloatArray:
-    """The distribution function at ``x`` of a law with support ``sup`` (components
-    ``lower``/``upper``/``mass``, cusps ``cusp_x``, ``locate``) and density ``dens``:
-    masses to the left plus the integral of the density, by cubic Hermite interpolation
-    of the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece
-    ``[a, b]`` (components split at their cusps): the square-root edges become smooth in
-    ``t``. Each component is normalised to its exact mass."""
+    """The distribution function at ``x`` of a law with support ``sup`` and density
+    ``dens``.
+
+    Masses to the left plus the integral of the density, by cubic Hermite interpolation of
+    the cumulative integral in ``x = a + (b - a)(1 - cos t)/2`` over each piece ``[a, b]``
+    (components split at their cusps): the square-root edges become smooth in ``t``. Each
+    component is normalised to its exact mass.
+
+    Parameters
+    ----------
+    dens : callable
+        The density at an array of points.
+    sup : Support-like
+        Components ``lower``/``upper``/``mass``, cusps ``cusp_x`` and ``locate``, as
+        :class:`Support` (also the rectangular model's).
+    x : array_like
+        Real points.
+    nodes : int
+        Quadrature nodes per piece.
+
+    Returns
+    -------
+    ndarray
+        The distribution function at ``x``, flattened.
+
+    Raises
+    ------
+    ValueError
+        ``dens`` returns values of the wrong shape.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import boundary_values, integrate_density
+    >>> sup = rs.support(rs.Point(0.0), 1.0)
+    >>> dens = lambda t: boundary_values(rs.Point(0.0), 1.0, t, sup=sup).density
+    >>> integrate_density(dens, sup, [1.0]).round(6).tolist()
+    [0.804499]
+    """
     x = np.asarray(x, dtype=float).ravel()
     # components strictly left of x count whole; a component of zero width (its edges
     # equal in double precision) is a jump; inside a wider one, integrate the density
@@ -549,13 +735,71 @@ def integrate_density(
 def kolmogorov_distance(
     measure: Measure, sigma2: float, sample: ArrayLike, *, sup: Support | None = None
 ) -> float:
-    """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``."""
+    """``sup_x |F_n(x) - F_mu(x)|`` for the empirical distribution of ``sample``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    sample : array_like
+        Observed values (e.g. eigenvalues of a simulated ``H + W``).
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    float
+        The Kolmogorov distance.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` not positive and finite, points not finite, or a noise level below
+        the rounding of the measure's scale.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.density import kolmogorov_distance
+    >>> round(kolmogorov_distance(rs.Point(0.0), 1.0, [-1.0, 0.0, 1.0]), 4)
+    0.1955
+    """
     lam = np.sort(np.asarray(sample, dtype=float).ravel())
     return sup_distance(lam, cdf(measure, sigma2, lam, sup=sup))
 
 
 def sup_distance(lam: FloatArray, f: FloatArray) -> float:
-    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it."""
+    """``sup |F_n - F|`` for a sorted sample ``lam`` and the law's ``F`` at it.
+
+    Parameters
+    ----------
+    lam : ndarray
+        The sample, sorted ascending.
+    f : ndarray
+        The law's distribution function at ``lam``.
+
+    Returns
+    -------
+    float
+        The largest gap between the empirical and the law's distribution functions, on
+        either side of each jump.
+
+    Raises
+    ------
+    ValueError
+        An empty sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rmtservice.density import sup_distance
+    >>> sup_distance(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
+    0.5
+    """
     n = lam.size
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))

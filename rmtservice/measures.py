@@ -6,7 +6,7 @@ Every measure knows its Stieltjes transform and its derivatives,
 
 for ``Im z > 0`` and for real ``z`` outside ``supp nu`` (where the values are real),
 the connected components of its support with their masses, its mean and variance,
-its distribution function and its midpoint quantiles (MATH.md section 5).
+its distribution function and its midpoint quantiles (docs/theory).
 
 Closed forms are written in algebraically stable shapes: no difference of two large
 numbers is ever formed, so ``f_nu(z) ~ -1/z`` keeps full relative precision far away.
@@ -139,7 +139,7 @@ class Measure(ABC):
         return 0
 
     def midpoint_quantiles(self, n: int) -> FloatArray:
-        """The ``n`` atoms ``F^{-1}((j - 1/2) / n)`` that discretise the law (MATH.md 5)."""
+        """The ``n`` atoms ``F^{-1}((j - 1/2) / n)`` that discretise the law (docs/theory)."""
         return self.quantile((np.arange(n) + 0.5) / n)
 
 
@@ -422,7 +422,32 @@ class Atoms(Measure):
 
 
 def from_matrix(entries: ArrayLike, *, rtol: float = 1e-12) -> Atoms:
-    """The spectrum of a real symmetric matrix as equally weighted atoms (LAPACK eigvalsh)."""
+    """The spectrum of a real symmetric matrix as equally weighted atoms (LAPACK eigvalsh).
+
+    Parameters
+    ----------
+    entries : array_like
+        A square, real, symmetric matrix (nested lists or an array).
+    rtol : float
+        Tolerance of the symmetry test, relative to the largest entry.
+
+    Returns
+    -------
+    Atoms
+        Its eigenvalues, each of weight ``1/n``.
+
+    Raises
+    ------
+    InvalidParameter
+        Ragged rows, a matrix that is not square or is empty, entries not finite, or a
+        matrix that is not symmetric.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.from_matrix([[2.0, 1.0], [1.0, 2.0]]).values.tolist()
+    [1.0, 3.0]
+    """
     try:
         a = np.asarray(entries, dtype=float)
     except ValueError as exc:

@@ -3,7 +3,7 @@
 ``phi(theta) = theta + sigma2 int nu(dt) / (theta - t)`` (paper eq. 1.13). A spike
 ``theta`` outside ``closure U`` (equivalently ``phi'(theta) > 0`` off ``supp nu``)
 produces an eigenvalue of ``H + W`` near ``phi(theta)``, outside ``supp mu``; the
-squared overlap of the eigenvectors tends to ``phi'(theta)`` (MATH.md section 4).
+squared overlap of the eigenvectors tends to ``phi'(theta)`` (docs/theory/outliers.md).
 """
 
 from __future__ import annotations
@@ -41,7 +41,34 @@ def _real_input(name: str, t: ArrayLike) -> FloatArray:
 
 @quiet
 def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
-    """Outlier map ``t + sigma2 int nu(dx) / (t - x)`` at real t outside ``supp nu``."""
+    """Outlier map ``phi(t) = t + sigma2 int nu(dx) / (t - x)`` (eq. 1.13).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H`` (the bulk).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    t : array_like
+        Real points outside ``supp nu`` (spikes), any shape.
+
+    Returns
+    -------
+    ndarray
+        ``phi(t)``: where a separated spike ``t`` sends its outlier.
+
+    Raises
+    ------
+    InvalidParameter
+        A point in ``supp nu`` (where ``phi`` is not a real function) or not finite;
+        ``sigma2`` not positive.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.phi(rs.Point(0.0), 1.0, [2.0, -3.0]).round(6).tolist()  # t + 1/t
+    [2.5, -3.333333]
+    """
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[0]
 
@@ -65,7 +92,36 @@ def _off_support(measure: Measure, t: FloatArray) -> FloatArray:
 
 @quiet
 def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
-    """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` at real t outside ``supp nu``."""
+    """``phi'(t) = 1 - sigma2 int nu(dx) / (t - x)^2`` (the separation test).
+
+    A spike separates from the bulk iff ``phi'(t) > 0``; then ``phi'(t)`` is also the
+    limiting squared overlap of its eigenvector (docs/theory/outliers.md).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H`` (the bulk).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    t : array_like
+        Real points outside ``supp nu``, any shape.
+
+    Returns
+    -------
+    ndarray
+        ``phi'(t)``.
+
+    Raises
+    ------
+    InvalidParameter
+        A point in ``supp nu`` or not finite; ``sigma2`` not positive.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> rs.phi_prime(rs.Point(0.0), 1.0, [2.0, 0.5]).round(6).tolist()  # 1 - 1/t^2
+    [0.75, -3.0]
+    """
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[1]
 
@@ -107,7 +163,43 @@ def _in_closure_u(sup: Support, t: FloatArray) -> NDArray[np.bool_]:
 def outliers(
     measure: Measure, sigma2: float, spikes: ArrayLike, *, sup: Support | None = None
 ) -> OutlierReport:
-    """Separation test, limit location ``phi(theta)``, slope and overlap for each spike."""
+    """Separation test, limit location ``phi(theta)``, slope and overlap for each spike.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H`` (the bulk).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    spikes : array_like
+        Eigenvalues ``theta`` of ``H`` outside its bulk.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    OutlierReport
+        The support of ``mu``, the detection ``thresholds`` (the smallest spike below and
+        above the bulk that separates, or None) and one :class:`Outlier` per spike, in the
+        order given: ``separated``, ``location`` (``phi(theta)``, None if not separated),
+        ``slope`` (``phi'(theta)``) and ``overlap``.
+
+    Raises
+    ------
+    InvalidParameter
+        Spikes not finite, or ``sigma2`` not positive and finite.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> r = rs.outliers(rs.Point(0.0), 1.0, [2.0, 0.5])
+    >>> r.thresholds
+    (-1.0, 1.0)
+    >>> [(o.separated, o.location, o.overlap) for o in r.outliers]
+    [(True, 2.5, 0.75), (False, None, None)]
+    """
     s2 = check_sigma2(sigma2)
     theta = _real_input("spikes", spikes).ravel()
     sup = sup if sup is not None else support(measure, s2)
@@ -148,8 +240,41 @@ class InverseResult:
 def inverse(
     measure: Measure, sigma2: float, observed: ArrayLike, *, sup: Support | None = None
 ) -> list[InverseResult]:
-    """Spike ``theta = omega(y)`` with ``phi(theta) = y``, ``phi'(theta) > 0``, for each
-    observed ``y`` outside ``supp mu``."""
+    """The spikes behind observed outliers: ``theta`` with ``phi(theta) = y`` and
+    ``phi'(theta) > 0``, for each observed ``y`` outside ``supp mu``.
+
+    ``theta`` is the subordination ``omega(y)`` (docs/theory/outliers.md).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H`` (the bulk).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    observed : array_like
+        Observed outlier eigenvalues.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    list of InverseResult
+        ``(observed, spike)`` in the order given; ``spike`` is None for a value inside
+        ``supp mu`` (no spike explains it).
+
+    Raises
+    ------
+    InvalidParameter
+        Values not finite, or ``sigma2`` not positive and finite.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> [r.spike for r in rs.inverse(rs.Point(0.0), 1.0, [2.5, 1.0])]
+    [2.0, None]
+    """
     s2 = check_sigma2(sigma2)
     y = _real_input("observed", observed).ravel()
     sup = sup if sup is not None else support(measure, s2)
@@ -172,8 +297,41 @@ def pushforward_density(
     *,
     sup: Support | None = None,
 ) -> FloatArray:
-    """Outlier density ``g(phi^{-1}(y)) / phi'(phi^{-1}(y))`` (Theorem 2.1) for a spike
-    law with density ``g``; zero inside ``supp mu``."""
+    """Outlier density ``g(phi^-1(y)) / phi'(phi^-1(y))`` (Theorem 2.1) for a spike
+    law with density ``g``; zero inside ``supp mu``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H`` (the bulk).
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    spike_law : Measure
+        The law of the spikes, with a density (``uniform``, ``semicircle``, ...).
+    y : array_like
+        Real points.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    ndarray
+        The density of the outliers at ``y``, flattened.
+
+    Raises
+    ------
+    InvalidParameter
+        ``y`` not finite, ``sigma2`` not positive, or a spike law without a density.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> g = rs.pushforward_density(rs.Uniform(-1, 1), 0.25, rs.Uniform(3, 4), [3.5, 0.0])
+    >>> g.round(6).tolist()
+    [1.023856, 0.0]
+    """
     s2 = check_sigma2(sigma2)
     y = _real_input("y", y).ravel()
     sup = sup if sup is not None else support(measure, s2)

@@ -1,7 +1,7 @@
 """Monte Carlo: sample spectra of ``M = H + W`` and compare them with the theory.
 
 ``W`` is a Wigner matrix with off-diagonal variance ``sigma2/n`` and diagonal variance
-``2 sigma2/n`` (MATH.md section 1). It is drawn in place into one ``n x n`` buffer:
+``2 sigma2/n`` (docs/theory/symmetric.md). It is drawn in place into one ``n x n`` buffer:
 LAPACK's symmetric eigensolvers read only the lower triangle, so i.i.d. entries there
 *are* a symmetric Wigner matrix and no symmetrisation pass is needed. ``H`` is
 diagonal (its eigenvalues) unless a full matrix is given.
@@ -86,6 +86,42 @@ def wigner(
     ``2 sigma2/n`` on it. Only the lower triangle is drawn, row by row (``a[i, :i+1]``),
     in float64, so a float32 buffer holds the same matrix rounded (the stream does not
     depend on the dtype).
+
+    Parameters
+    ----------
+    n : int
+        Matrix size.
+    sigma2 : float
+        Noise level.
+    rng : numpy.random.Generator
+        The stream to draw from.
+    noise : str or Noise
+        The entries' law: ``gaussian``, ``rademacher``, ``uniform``, ``student_t`` (with
+        ``df``) or ``sparse`` (with ``density``).
+    df, density : float, optional
+        Parameters of ``student_t`` and ``sparse``.
+    out : ndarray, optional
+        An ``n x n`` buffer to fill (float64 or float32), e.g. to reuse memory.
+
+    Returns
+    -------
+    ndarray
+        The buffer, its lower triangle (diagonal included) holding the matrix; LAPACK's
+        ``eigh(..., lower=True)`` reads only that.
+
+    Raises
+    ------
+    InvalidParameter
+        An unknown noise law or a parameter out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rmtservice.simulate import wigner
+    >>> a = wigner(400, 1.0, np.random.default_rng(0))
+    >>> off = a[np.tril_indices(400, -1)]
+    >>> round(float(off.var() * 400), 1), round(float(a.diagonal().var() * 400), 1)
+    (1.0, 2.0)
     """
     law = Noise.of(noise, df, density)
     a = np.zeros((n, n)) if out is None else out
@@ -117,6 +153,33 @@ def h_spectrum(
     The measure's own atoms when it has exactly ``n`` equal weights, else its midpoint
     quantiles; spikes replace the largest atoms (spikes at or above the mean) and the
     smallest (spikes below it).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the bulk.
+    n : int
+        Matrix size.
+    spikes : array_like
+        Eigenvalues to put in place of extreme atoms.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The eigenvalues (descending) and, per spike, its index in them.
+
+    Raises
+    ------
+    InvalidParameter
+        More spikes than ``n``.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> from rmtservice.simulate import h_spectrum
+    >>> h, rank = h_spectrum(rs.Uniform(-1, 1), 4, spikes=[3.0])
+    >>> h.tolist(), rank.tolist()
+    ([3.0, 0.25, -0.25, -0.75], [0])
     """
     theta = np.asarray(spikes, dtype=float).ravel()
     if theta.size > n:
@@ -167,15 +230,73 @@ def simulate(
 ) -> Simulation:
     """Eigenvalues of ``H + W`` for ``trials`` independent draws of ``W``.
 
-    ``top``/``bottom``: only that many largest/smallest eigenvalues (LAPACK's subset
-    solver, no full spectrum). ``matrix``: a full symmetric H used as it is (its size
-    must be ``n``). ``spike_law`` with ``spike_count``: spikes at the midpoint quantiles
-    of that law (Theorem 2.1), added to ``spikes``. ``eigenvectors``: squared overlap of
-    each spike's eigenvector with its direction. ``dtype="float32"`` halves memory;
-    eigenvalues then carry about 1e-6 relative to the spectral radius. Trials use
-    independent streams spawned from ``seed`` (``SeedSequence.spawn``) and run on up to
-    ``workers`` threads; the result does not depend on ``workers``. ``progress(done,
-    total)`` is called after each trial.
+    ``H`` has the midpoint quantiles of ``nu`` as eigenvalues (its own atoms when it has
+    exactly ``n`` equal ones), the spikes in place of its extreme ones; ``W`` is Wigner
+    (docs/theory/symmetric.md). Each spike's observed outlier is compared with its
+    prediction ``phi(theta)`` and, with ``compare``, the spectrum with the limit.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the bulk of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0``.
+    n : int
+        Matrix size.
+    spikes : array_like
+        Eigenvalues of ``H`` that replace its extreme atoms.
+    noise : str or Noise
+        The entries' law (``gaussian``, ``rademacher``, ``uniform``, ``student_t``,
+        ``sparse``), each scaled to variance ``sigma2/n`` off the diagonal.
+    df, density : float, optional
+        Degrees of freedom of ``student_t`` (> 4), density of ``sparse`` in (0, 1].
+    seed : int, optional
+        Seed of the draws; drawn at random and returned when None.
+    trials : int
+        Independent draws of ``W``, each on its own stream spawned from ``seed``
+        (``SeedSequence.spawn``): the result does not depend on ``workers``.
+    top, bottom : int, optional
+        Only that many largest/smallest eigenvalues (LAPACK's subset solver, no full
+        spectrum).
+    matrix : array_like, optional
+        A full symmetric ``n x n`` H used as it is (no spikes then).
+    eigenvectors : bool
+        Also the squared overlap of each spike's eigenvector with its direction.
+    dtype : {"float64", "float32"}
+        float32 halves memory; eigenvalues then carry about 1e-6 relative to the
+        spectral radius.
+    spike_law : Measure, optional
+        With ``spike_count``: that many spikes at the midpoint quantiles of this law
+        (Theorem 2.1), added to ``spikes``.
+    spike_count : int
+        Number of spikes drawn from ``spike_law``.
+    workers : int
+        Threads running the trials.
+    compare : bool
+        Compare each spectrum with the limit (Kolmogorov distance, values outside the
+        support).
+    progress : callable, optional
+        ``progress(done, total)`` after each trial.
+
+    Returns
+    -------
+    Simulation
+        ``eigenvalues`` (one descending array per trial), the ``seed``, per-spike
+        ``outliers`` (predicted, observed, difference) and the comparison.
+
+    Raises
+    ------
+    InvalidParameter
+        ``n`` or ``trials`` below 1, ``top``/``bottom`` not in ``[1, n]``, more spikes
+        than ``n``, spikes with a full ``matrix``, a ``matrix`` not ``n x n`` or not
+        symmetric, an unknown noise law or dtype.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> s = rs.simulate(rs.Uniform(-1, 1), 0.25, 200, spikes=[2.0], seed=1, top=2)
+    >>> s.eigenvalues[0].round(4).tolist(), round(s.outliers[0].predicted, 4)
+    ([2.0798, 1.4615], 2.1373)
     """
     s2 = check_sigma2(sigma2)
     law = Noise.of(noise, df, density)
@@ -381,7 +502,35 @@ class _Trial:
 def histogram(
     values: ArrayLike, edges: ArrayLike | None = None, bins: int | str = "auto"
 ) -> tuple[FloatArray, FloatArray]:
-    """Density-normalised histogram: ``(edges, density)``; edges given or automatic."""
+    """Density-normalised histogram: ``(edges, density)``; edges given or automatic.
+
+    Parameters
+    ----------
+    values : array_like
+        The sample (flattened).
+    edges : array_like, optional
+        Increasing bin edges; default: numpy's automatic ones for ``bins``.
+    bins : int or str
+        Number of bins, or numpy's rule, when ``edges`` is not given.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The edges and the density in each bin (integrating to the share of the sample
+        inside the edges).
+
+    Raises
+    ------
+    InvalidParameter
+        Edges not increasing or fewer than two.
+
+    Examples
+    --------
+    >>> from rmtservice.simulate import histogram
+    >>> edges, dens = histogram([0.1, 0.2, 0.7], edges=[0.0, 0.5, 1.0])
+    >>> dens.round(6).tolist()
+    [1.333333, 0.666667]
+    """
     v = np.asarray(values, dtype=float).ravel()
     e = np.histogram_bin_edges(v, bins=bins) if edges is None else np.asarray(edges, float)
     if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):

@@ -1,7 +1,7 @@
 """Pastur's equation through subordination: solve ``phi(omega) = z`` for ``omega``.
 
 ``f(z) = f_nu(omega(z))`` with ``omega(z) = z + sigma2 f(z)`` the right inverse of
-``phi(w) = w - sigma2 f_nu(w)`` (MATH.md section 2). ``phi`` maps
+``phi(w) = w - sigma2 f_nu(w)`` (docs/theory/symmetric.md). ``phi`` maps
 ``Omega = {w : Im w > 0, Im phi(w) > 0}`` conformally onto the upper half-plane, so
 damped Newton started in ``Omega`` and kept there follows a straight path in the
 image and converges to the unique solution. Results are accepted only with a
@@ -48,8 +48,38 @@ def stieltjes(
 ) -> StieltjesResult:
     """Stieltjes transform of ``mu = nu boxplus semicircle(sigma2)``.
 
-    ``Im z > 0``: the solution of Pastur's equation. ``Im z == 0``: the boundary value
-    ``f(x + i0)`` (exact, through :func:`~rmtservice.density.boundary_values`).
+    ``Im z > 0``: the solution of Pastur's equation (eq. 1.7). ``Im z == 0``: the boundary
+    value ``f(x + i0)`` (exact, through :func:`~rmtservice.density.boundary_values`).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the spectrum of ``H``.
+    sigma2 : float
+        Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
+    z : array_like
+        Complex points with ``Im z >= 0``, any shape.
+    sup : Support, optional
+        The support of ``mu``, when already known (skips its search).
+
+    Returns
+    -------
+    StieltjesResult
+        ``z``, ``f(z)`` and the subordination ``omega = z + sigma2 f(z)``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``Im z < 0``, points not finite, or ``sigma2`` not positive and finite.
+    NoConvergence
+        Newton's iteration did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> r = rs.stieltjes(rs.Point(0.0), 1.0, [1j, 3.0])  # semicircle: f(i) = i (sqrt 5 - 1)/2
+    >>> r.f.round(6).tolist()
+    [0.618034j, (-0.381966+0j)]
     """
     s2 = check_sigma2(sigma2)
     z = np.asarray(z, dtype=np.complex128)
@@ -74,7 +104,7 @@ def stieltjes(
 def _start(measure: Measure, s2: float, z: ComplexArray) -> ComplexArray:
     """A start in Omega for Newton: ``z + 1.5 i sigma`` (there ``s2 F(u, v) <= s2 / v^2
     < 1``); for a point mass (no variance) omega itself in closed form (the semicircle
-    law, MATH.md eq. 1.9), kept where it lies in Omega, so Newton only confirms it."""
+    law, eq. 1.9), kept where it lies in Omega, so Newton only confirms it."""
     sigma = math.sqrt(s2)
     far = z + 1.5j * sigma
     if measure.variance != 0:

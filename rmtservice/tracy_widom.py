@@ -334,6 +334,12 @@ def cdf(s: ArrayLike, beta: int = 1) -> FloatArray:
     ------
     InvalidParameter
         If ``s`` is not finite or ``beta`` is not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.cdf([-1.2065, 0.9793]).round(4).tolist()  # near the mean; the 95 % quantile
+    [0.5197, 0.95]
     """
     x = _finite("s", s)
     return _shaped(_evaluate(x.ravel(), _check_beta(beta))[0], x)
@@ -360,6 +366,12 @@ def sf(s: ArrayLike, beta: int = 1) -> FloatArray:
     ------
     InvalidParameter
         If ``s`` is not finite or ``beta`` is not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.sf([0.9793, 2.0234]).round(4).tolist()
+    [0.05, 0.01]
     """
     x = _finite("s", s)
     _, scale, tail, _ = _evaluate(x.ravel(), _check_beta(beta))
@@ -387,6 +399,12 @@ def logsf(s: ArrayLike, beta: int = 1) -> FloatArray:
     ------
     InvalidParameter
         If ``s`` is not finite or above ``S_MAX[beta]``, or ``beta`` is not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.logsf([10.0, 200.0]).round(3).tolist()  # sf(200) underflows
+    [-24.793, -1891.551]
     """
     x, b = _finite("s", s), _check_beta(beta)
     if np.any(x > S_MAX[b]):
@@ -416,6 +434,12 @@ def pdf(s: ArrayLike, beta: int = 1) -> FloatArray:
     ------
     InvalidParameter
         If ``s`` is not finite or ``beta`` is not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.pdf([-1.0]).round(6).tolist()
+    [0.304099]
     """
     x = _finite("s", s)
     _, scale, _, dens = _evaluate(x.ravel(), _check_beta(beta))
@@ -543,6 +567,12 @@ def ppf(q: ArrayLike, beta: int = 1) -> FloatArray:
     NoConvergence
         If the safeguarded Newton iteration does not settle in ``_QUANTILE_STEPS``
         steps (bisection alone needs about 60: not observed).
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.ppf([0.5, 0.95]).round(4).tolist()  # the median, the 95 % quantile
+    [-1.2686, 0.9793]
     """
     x = _lower_tail("q", _probability("q", q))
     b = _check_beta(beta)
@@ -574,6 +604,12 @@ def isf(p: ArrayLike, beta: int = 1) -> FloatArray:
     NoConvergence
         If the safeguarded Newton iteration does not settle in ``_QUANTILE_STEPS``
         steps (bisection alone needs about 60: not observed).
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> tw.isf([0.05, 0.01]).round(4).tolist()
+    [0.9793, 2.0234]
     """
     x = _probability("p", p)
     b = _check_beta(beta)
@@ -598,7 +634,7 @@ def wigner_edge(n: int, sigma2: float) -> tuple[float, float]:
     """Centre and scale of the largest eigenvalue of an ``n x n`` Wigner matrix.
 
     ``W`` has off-diagonal variance ``sigma2/n`` and diagonal variance ``2 sigma2/n``
-    (MATH.md section 1, the GOE convention): ``W = sigma G / sqrt(n)`` with ``G`` a GOE
+    (docs/theory/symmetric.md, the GOE convention): ``W = sigma G / sqrt(n)`` with ``G`` a GOE
     matrix of unit off-diagonal variance, and ``lambda_max(G) ~ 2 sqrt(n) + n^(-1/6)
     TW1`` (Tracy & Widom 1996; light-tailed non-Gaussian entries by universality), so
     ``lambda_max(W) ~ 2 sigma + sigma n^(-2/3) TW1``. Here ``n`` is replaced by
@@ -625,6 +661,13 @@ def wigner_edge(n: int, sigma2: float) -> tuple[float, float]:
     ------
     InvalidParameter
         If ``n`` is not a positive integer or ``sigma2`` is not a positive number.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> center, scale = tw.wigner_edge(400, 1.0)
+    >>> round(center, 6), round(scale, 6)
+    (1.99875, 0.018424)
     """
     n, sigma = _size("n", n), math.sqrt(check_sigma2(sigma2))
     m = n - 0.5
@@ -650,7 +693,7 @@ def wishart_edge(n: int, p: int, sigma2: float) -> tuple[float, float]:
     n, p : int
         Rows and columns of ``Y``, >= 1, not both 1.
     sigma2 : float
-        Entry variance times ``n`` (MATH.md section 7), > 0.
+        Entry variance times ``n`` (docs/theory/rectangular.md), > 0.
 
     Returns
     -------
@@ -662,6 +705,13 @@ def wishart_edge(n: int, p: int, sigma2: float) -> tuple[float, float]:
     InvalidParameter
         If ``n`` or ``p`` is not a positive integer (or both are 1), or ``sigma2`` is
         not positive.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> center, scale = tw.wishart_edge(400, 200, 1.0)  # edge (1 + sqrt(1/2))^2 = 2.914
+    >>> round(center, 6), round(scale, 6)
+    (2.909945, 0.04216)
     """
     n, p, s2 = _size("n", n), _size("p", p), check_sigma2(sigma2)
     if n == p == 1:
@@ -706,6 +756,16 @@ def threshold(
     InvalidParameter
         If ``center`` is not finite, ``scale`` not positive, ``alpha`` not in ``(0, 1)``
         or ``beta`` not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> center, scale = tw.wigner_edge(400, 1.0)
+    >>> round(tw.threshold(center, scale, 0.01), 6)  # just past the edge 2
+    2.03603
+    >>> center, scale = tw.wishart_edge(400, 200, 1.0)
+    >>> round(tw.threshold(center, scale, 0.01, singular_values=True), 6)
+    1.73068
     """
     c, sc = _edge(center, scale)
     a = float(_probability("alpha", alpha))
@@ -747,6 +807,13 @@ def p_values(
     InvalidParameter
         If values are not finite (or negative singular values), ``scale`` is not
         positive, or ``beta`` is not 1, 2 or 4.
+
+    Examples
+    --------
+    >>> from rmtservice import tracy_widom as tw
+    >>> center, scale = tw.wigner_edge(400, 1.0)
+    >>> tw.p_values([2.05, 1.9], center, scale).round(4).tolist()
+    [0.0026, 0.9999]
     """
     c, sc = _edge(center, scale)
     v = _finite("values", values)

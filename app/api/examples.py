@@ -342,3 +342,195 @@ PROBLEMS: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
 }
+
+
+# ----------------------------------------------------------- the rectangular model
+# (pure noise, sigma2 = 1, c = 1/2: Marchenko-Pastur singular values on
+# [1 - 1/sqrt 2, 1 + 1/sqrt 2], threshold c^(1/4), Phi(4) = (4 + 1)(4 + 1/2)/4)
+
+RECT = {"measure": POINT, "noise": NOISE, "aspect_ratio": 0.5}
+MP_SUPPORT = [{"lower": 0.2928932188134525, "upper": 1.7071067811865475, "mass": 1.0}]
+MP_FACTS = {
+    "support": MP_SUPPORT,
+    "aspect_ratio": 0.5,
+    "zero_gap": True,
+    "atom_at_zero": 0.0,
+    "companion_atom_at_zero": 0.5,
+    "mean_square": 1.0,
+}
+RECT_MATRIX = {"kind": "matrix", "entries": [[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}
+
+RECT_STIELTJES_REQUESTS = {
+    "marchenko_pastur": request(
+        "Pure noise: m(1 + i), the boundary value m(1 + i0) and m(4)",
+        RECT | {"z": {"re": [1.0, 1.0, 4.0], "im": [1.0, 0.0, 0.0]}},
+    ),
+}
+RECT_STIELTJES_RESPONSES = ok(
+    (
+        "marchenko_pastur",
+        "The Marchenko-Pastur transforms of Y^T Y and Y Y^T, and the subordination",
+        {
+            "m": {
+                "re": [-0.05606646973937295, -0.4999999999999999, -0.3596117967977925],
+                "im": [0.7407288955208569, 1.3228756555322954, 0.0],
+            },
+            "m_companion": {
+                "re": [-0.2780332348696865, -0.75, -0.30480589839889627],
+                "im": [0.6203644477604284, 0.6614378277661477, 0.0],
+            },
+            "w": {
+                "re": [-0.39839768263011494, -0.24999999999999997, 2.280776406404415],
+                "im": [1.3423312128907419, 0.6614378277661476, 0.0],
+            },
+        },
+    )
+)
+RECT_DENSITY_REQUESTS = {
+    "grid": request(
+        "Pure noise on an equally spaced grid of singular values",
+        RECT | {"grid": {"start": 0.0, "stop": 2.0, "num": 5}},
+    ),
+    "matrix": request(
+        "A 2 x 3 signal S (its shape gives aspect_ratio 3/2), automatic grid",
+        {"measure": RECT_MATRIX, "noise": {"sigma2": 0.5}, "num": 64},
+    ),
+}
+RECT_DENSITY_RESPONSES = ok(
+    (
+        "grid",
+        "Marchenko-Pastur singular values on five points",
+        MP_FACTS
+        | {
+            "x": [0.0, 0.5, 1.0, 1.5, 2.0],
+            "density": [0.0, 0.8421687986955847, 0.8421687986955848, 0.5088535287807694, 0.0],
+        },
+    )
+)
+RECT_SUPPORT_REQUESTS = {
+    "matrix": request(
+        "A 2 x 3 signal S with singular values 3 and 1: two components",
+        {"measure": RECT_MATRIX, "noise": {"sigma2": 0.5}},
+    ),
+}
+RECT_SUPPORT_RESPONSES = ok(
+    (
+        "matrix",
+        "Two components of mass 1/2; Y^T Y has an atom 1/3 at 0",
+        {
+            "support": [
+                {"lower": 0.5172348710583081, "upper": 1.8011482945620012, "mass": 0.5},
+                {"lower": 2.4725665753187145, "upper": 3.8455292170912094, "mass": 0.5},
+            ],
+            "aspect_ratio": 1.5,
+            "zero_gap": True,
+            "atom_at_zero": 0.33333333333333337,
+            "companion_atom_at_zero": 0.0,
+            "mean_square": 5.75,
+            "thresholds": {"lower": 0.5730505989806178, "upper": 3.3614151916145265},
+        },
+    )
+)
+RECT_OUTLIERS_REQUESTS = {
+    "benaych_georges": request(
+        "Pure noise: spike 2 separates, spike 0.5 does not", RECT | {"spikes": [2.0, 0.5]}
+    ),
+}
+RECT_OUTLIERS_RESPONSES = ok(
+    (
+        "benaych_georges",
+        "sqrt(Phi(4)) = sqrt(5.625); overlaps (x^4 - c)/(x^2 (x^2 + 1)) and /(x^2 (x^2 + c))",
+        {
+            "support": MP_SUPPORT,
+            "threshold": 0.8408964152537145,
+            "thresholds": {"lower": None, "upper": 0.8408964152537145},
+            "outliers": [
+                {
+                    "spike": 2.0,
+                    "separated": True,
+                    "location": 2.3717082451262845,
+                    "slope": 0.96875,
+                    "left_overlap": 0.775,
+                    "right_overlap": 0.8611111111111112,
+                },
+                {
+                    "spike": 0.5,
+                    "separated": False,
+                    "location": None,
+                    "slope": -7.0,
+                    "left_overlap": None,
+                    "right_overlap": None,
+                },
+            ],
+        },
+    )
+)
+RECT_INVERSE_REQUESTS = {
+    "benaych_georges": request(
+        "An outlier at 2.5 and a value inside the bulk", RECT | {"observed": [2.5, 1.0]}
+    ),
+}
+RECT_INVERSE_RESPONSES = ok(
+    (
+        "benaych_georges",
+        "2.5 comes from the singular value 2.1546 of S; 1.0 is inside the support",
+        {
+            "spikes": [
+                {"observed": 2.5, "spike": 2.1545984877471094},
+                {"observed": 1.0, "spike": None},
+            ]
+        },
+    )
+)
+RECT_SIMULATE_REQUESTS = {
+    "spiked": request(
+        "A 6 x 3 matrix, pure noise plus one spike",
+        {"measure": POINT, "noise": NOISE, "rows": 6, "cols": 3, "spikes": [3.0], "seed": 42},
+    ),
+    "heavy_tails": request(
+        "Student-t noise, 2000 x 1000, a uniform bulk, 2 trials, top 5 singular values",
+        {
+            "measure": {"kind": "uniform", "low": 0.0, "high": 1.0},
+            "noise": {"sigma2": 0.5, "distribution": "student_t", "df": 6.0},
+            "rows": 2000,
+            "cols": 1000,
+            "spikes": [3.0, 2.0],
+            "trials": 2,
+            "top": 5,
+            "seed": 7,
+        },
+    ),
+}
+RECT_SIMULATE_RESPONSES = ok(
+    (
+        "spiked",
+        "Singular values, the seed, the spike's prediction sqrt(Phi(9)) and the comparison",
+        {
+            "singular_values": [[3.2801834016165907, 1.3512634097879113, 0.5318728918904017]],
+            "seed": 42,
+            "rows": 6,
+            "cols": 3,
+            "trials": 1,
+            "top": None,
+            "spikes": [3.0],
+            "outliers": [
+                {
+                    "spike": 3.0,
+                    "predicted": 3.248931448269655,
+                    "observed": 3.2801834016165907,
+                    "difference": 0.03125195334693576,
+                    "observed_std": 0.0,
+                    "left_overlap_predicted": 0.8944444444444445,
+                    "right_overlap_predicted": 0.9415204678362573,
+                    "left_overlap_observed": None,
+                    "right_overlap_observed": None,
+                }
+            ],
+            "comparison": {
+                "outside_support": [1],
+                "separated_spikes": 1,
+                "kolmogorov": [0.5086679609462728],
+            },
+        },
+    )
+)

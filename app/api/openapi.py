@@ -82,8 +82,11 @@ SECURITY_SCHEMES = {
 V1_SECURITY: list[dict[str, list[str]]] = [{}, {"ApiKeyHeader": []}, {"BearerAuth": []}]
 
 DESCRIPTION = """\
-Spectra of large deformed Wigner matrices `M = H + W` (MATH.md): Pastur's equation,
-the exact limiting density and support, outliers, and Monte Carlo simulation.
+Spectra of large deformed Wigner matrices `M = H + W`: Pastur's equation, the exact
+limiting density and support, outliers, and Monte Carlo simulation; and the same for the
+singular values of rectangular `Y = S + X` (`/v1/rectangular/...`). The theory and this
+contract in prose: the repository's docs/ (theory/, http.md), served at `/docs/site/`
+when built (`make docs`).
 
 Conventions: `f_mu(z) = integral mu(dt)/(t - z)`; the noise `W` has variance `sigma2/n`
 off the diagonal and `2 sigma2/n` on it.
@@ -134,6 +137,20 @@ SCHEMA_LIMITS = [
     ("PlotRequest", "spikes", "maxItems", "max_spikes"),
     ("PlotSimulation", "n", "maximum", "max_n"),
     ("PlotSimulation", "trials", "maximum", "max_trials"),
+    ("SingularAtoms", "values", "maxItems", "max_atoms"),
+    ("SingularAtoms", "weights", "maxItems", "max_atoms"),
+    ("SingularMixture", "components", "maxItems", "max_atoms"),
+    ("RectangularMatrix", "entries", "maxItems", "max_matrix_rows"),
+    ("RectangularMatrix", "entries.items", "maxItems", "max_matrix_rows"),
+    ("SingularGrid", "num", "maximum", "max_grid_points"),
+    ("RectangularDensityRequest", "x", "maxItems", "max_grid_points"),
+    ("RectangularDensityRequest", "num", "maximum", "max_grid_points"),
+    ("RectangularOutliersRequest", "spikes", "maxItems", "max_spikes"),
+    ("RectangularInverseRequest", "observed", "maxItems", "max_spikes"),
+    ("RectangularSimulateRequest", "rows", "maximum", "max_rect_rows"),
+    ("RectangularSimulateRequest", "cols", "maximum", "max_rect_cols"),
+    ("RectangularSimulateRequest", "trials", "maximum", "max_trials"),
+    ("RectangularSimulateRequest", "spikes", "maxItems", "max_spikes"),
     ("SweepRequest", "sizes.items", "maximum", "max_sweep_n"),
     ("SweepRequest", "trials", "maximum", "max_sweep_tasks"),
     ("SweepRequest", "spikes", "maxItems", "max_spikes"),
@@ -162,7 +179,8 @@ def _state_limit(prop: dict[str, Any], path: list[str], keyword: str, value: int
 
 def _state_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """This deployment's limits into the request schemas (``SCHEMA_LIMITS``), and
-    ``n <= max_eigenvector_n`` with eigenvectors."""
+    ``n <= max_eigenvector_n`` with eigenvectors (rows and cols ``<=
+    max_rect_vectors_size`` with a rectangular simulation's vectors)."""
     for schema, field, keyword, setting in SCHEMA_LIMITS:
         name, *path = field.split(".")
         _state_limit(schemas[schema]["properties"][name], path, keyword, getattr(settings, setting))
@@ -175,6 +193,18 @@ def _state_limits(schemas: dict[str, Any], settings: Settings) -> None:
     }
     without = {"properties": {"eigenvectors": {"const": False}}}
     schemas["SimulateRequest"].setdefault("allOf", []).append({"anyOf": [without, with_vectors]})
+    size = settings.max_rect_vectors_size
+    rect_vectors = {
+        "required": ["vectors"],
+        "properties": {
+            "vectors": {"const": True},
+            "rows": {"maximum": size},
+            "cols": {"maximum": size},
+        },
+    }
+    rect_without = {"properties": {"vectors": {"const": False}}}
+    rect = schemas["RectangularSimulateRequest"].setdefault("allOf", [])
+    rect.append({"anyOf": [rect_without, rect_vectors]})
 
 
 TAGS = [
@@ -183,6 +213,10 @@ TAGS = [
     {"name": "simulation", "description": "Monte Carlo spectra of `H + W`."},
     {"name": "denoising", "description": "Denoised matrices and weight files."},
     {"name": "fit", "description": "Observed spectra: noise level, bulk edge, outliers, spikes."},
+    {
+        "name": "rectangular",
+        "description": "Singular values of a rectangular `Y = S + X` (docs/theory/rectangular.md).",
+    },
     {"name": "operations", "description": "Health, readiness, version, limits, metrics."},
 ]
 

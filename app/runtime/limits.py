@@ -22,6 +22,15 @@ from rmtservice.errors import DeadlineExceeded, LimitExceeded
 from rmtservice.wire.analyze import AnalyzeJob
 from rmtservice.wire.denoise import DenoiseJob
 from rmtservice.wire.fit import FitRequest, bootstrap_replicates
+from rmtservice.wire.rectangular import (
+    RectangularDensityRequest,
+    RectangularInverseRequest,
+    RectangularMatrix,
+    RectangularOutliersRequest,
+    RectangularSimulateRequest,
+    RectangularStieltjesRequest,
+    RectangularSupportRequest,
+)
 from rmtservice.wire.schemas import (
     DensityRequest,
     InverseRequest,
@@ -55,6 +64,11 @@ def _measure(measure: MeasureModel, settings: Settings, name: str = "measure") -
             rows = len(part.entries)
             limit = settings.max_matrix_rows
             _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
+        if isinstance(part, RectangularMatrix):
+            rows, cols = part.shape
+            limit = settings.max_matrix_rows
+            _at_most(f"{path}.entries", rows, limit, "row count", "max_matrix_rows")
+            _at_most(f"{path}.entries.0", cols, limit, "column count", "max_matrix_rows")
 
 
 # ------------------------------------------------------------------- cost
@@ -82,6 +96,11 @@ def cost(req: BaseModel) -> int | None:
         return None
     atoms = measure.size
     eigen = sum(len(m.entries) ** 3 for _, m in measure.walk() if isinstance(m, MatrixMeasure))
+    eigen += sum(
+        m.shape[0] * m.shape[1] * m.size
+        for _, m in measure.walk()
+        if isinstance(m, RectangularMatrix)
+    )
     law = getattr(req, "spike_law", None)
     if isinstance(law, MeasureModel):
         atoms += law.size
@@ -102,6 +121,29 @@ class LapackEstimate:
     advice: str
 
 
+#: seconds of LAPACK's SVD (gesdd) of an ``n x p`` matrix, values only, per ``n p m``
+#: (``m = min(n, p)``, ``M = max(n, p)``), in units of the symmetric eigenvalues'
+#: seconds per ``n^3``: ``SVD_BASE + SVD_SLOPE m / M``, fitted below what was measured
+#: here with one BLAS thread (1.58 at 1200 x 300, 1.92 at 800 x 400, 3.1 to 3.2 square),
+#: so that estimates err short; with the singular vectors twice that
+SVD_BASE, SVD_SLOPE = 0.9, 2.0
+
+
+def _rectangular_work(req: RectangularSimulateRequest) -> float:
+    """``n p min(n, p)`` per trial, in the units of :func:`lapack_work`; none where
+    Lanczos is used (``top`` few of many: ``O(n p)`` a step)."""
+    n, p = req.rows, req.cols
+    m = min(n, p)
+    values = SVD_BASE + SVD_SLOPE * m / max(n, p)
+    if req.vectors:
+        per_trial = 2.0 * values
+    elif req.top is not None and m >= 400 and req.top <= m // 20:
+        per_trial = 0.0
+    else:
+        per_trial = values
+    return req.trials * per_trial * float(n) * float(p) * float(m)
+
+
 def lapack_work(req: BaseModel) -> float | None:
     """A lower bound of the LAPACK work of a request, in units of ``n^3`` (``None``:
     none to speak of). From its row of :data:`RULES` where it has one (``lapack``); for
@@ -113,7 +155,14 @@ def lapack_work(req: BaseModel) -> float | None:
         estimate = rules.lapack(req)
         return None if estimate is None else estimate.work
     if isinstance(req, PlotRequest) and req.simulate is not None:
+        if req.model == "rectangular":
+            n, p = req.simulate.n, req.cols
+            m = min(n, p)
+            per_trial = (SVD_BASE + SVD_SLOPE * m / max(n, p)) * float(n) * float(p) * float(m)
+            return req.simulate.trials * per_trial
         return req.simulate.trials * float(req.simulate.n) ** 3
+    if isinstance(req, RectangularSimulateRequest):
+        return _rectangular_work(req)
     if not isinstance(req, SimulateRequest):
         return None
     n = req.n
@@ -143,6 +192,17 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
     if isinstance(req, SimulateRequest):
         field, n, trials = "n", req.n, req.trials
         parallel = min(settings.trial_workers, trials, os.cpu_count() or 1)
+    elif isinstance(req, RectangularSimulateRequest):
+        seconds = work * seconds_per_n3
+        if seconds > settings.deadline_seconds:
+            raise DeadlineExceeded(
+                f"rows: {req.rows} x {req.cols} and {req.trials} trial(s) need at least "
+                f"{seconds:.3g} s of LAPACK here, over the deadline of "
+                f"{settings.deadline_seconds:g} s (deadline_seconds in /v1/info); ask for less: "
+                "smaller rows or cols, fewer trials, or top",
+                field="rows",
+            )
+        return
     else:
         assert isinstance(req, PlotRequest) and req.simulate is not None
         field, n, trials, parallel = "simulate.n", req.simulate.n, req.simulate.trials, 1
@@ -224,10 +284,25 @@ def _simulate_memory(req: SimulateRequest, settings: Settings) -> MemoryEstimate
     return MemoryEstimate("n", n, req.dtype, per_trial, at_once, shared)
 
 
+def _rectangular_memory(req: RectangularSimulateRequest, settings: Settings) -> MemoryEstimate:
+    """Y itself and LAPACK's Fortran-ordered copy (values only; Lanczos reads Y in
+    place); with ``vectors`` also U, V^T and ``gesdd``'s workspace of about ``3 m^2``
+    (trials run one after another)."""
+    n, p = req.rows, req.cols
+    m = min(n, p)
+    per_trial = 2 * 8 * n * p
+    if req.vectors:
+        per_trial += 8 * (n * m + m * p + 3 * m * m)
+    shared = 8 * n * p if isinstance(req.measure, RectangularMatrix) else 0
+    return MemoryEstimate("rows", max(n, p), "float64", per_trial, 1, shared)
+
+
 def _plot_memory(req: PlotRequest, settings: Settings) -> MemoryEstimate | None:
     if req.simulate is None:
         return None
     n = req.simulate.n
+    if req.model == "rectangular":  # Y and LAPACK's copy
+        return MemoryEstimate("simulate.n", n, "float64", 2 * 8 * n * req.cols, 1)
     return MemoryEstimate("simulate.n", n, "float64", 8 * n * n, 1)
 
 
@@ -256,6 +331,14 @@ def _memory(req: BaseModel, settings: Settings) -> None:
             field=e.field,
         )
     trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
+    if isinstance(req, RectangularSimulateRequest):
+        raise LimitExceeded(
+            f"rows: {req.rows} x {req.cols} needs about {_mb(e.per_trial)} per trial: "
+            f"{_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
+            "(memory_budget_bytes in /v1/info); ask for smaller rows or cols"
+            + (" or no vectors" if req.vectors else ""),
+            field=e.field,
+        )
     raise LimitExceeded(
         f"{e.field}: n = {e.n} needs about {_mb(e.per_trial)} per trial ({e.dtype}, "
         f"{trials}): {_mb(e.total)} in all, over the memory budget of {_mb(budget)} "
@@ -335,24 +418,55 @@ def _simulate_limits(req: SimulateRequest) -> Iterator[Limit]:
         yield "edges", len(req.edges), "max_grid_points", "edge count"
 
 
+def _rectangular_density_points(req: RectangularDensityRequest) -> tuple[str, int]:
+    if req.x is not None:
+        return "x", len(req.x)
+    return ("grid.num", req.grid.num) if req.grid is not None else ("num", req.grid_points)
+
+
+def _rectangular_simulate_limits(req: RectangularSimulateRequest) -> Iterator[Limit]:
+    yield "rows", req.rows, "max_rect_rows", "row count"
+    yield "cols", req.cols, "max_rect_cols", "column count"
+    yield "trials", req.trials, "max_trials", "trial count"
+    yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.vectors:
+        yield "rows", req.rows, "max_rect_vectors_size", "row count with vectors"
+        yield "cols", req.cols, "max_rect_vectors_size", "column count with vectors"
+
+
 def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     yield "spikes", len(req.spikes), "max_spikes", "spike count"
     if req.simulate is not None:
         yield "simulate.n", req.simulate.n, "max_n", "matrix size"
         yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"
+    if req.simulate is not None and req.model == "rectangular":
+        yield "simulate.n", req.simulate.n, "max_rect_rows", "row count"
+        yield "simulate.n", req.cols, "max_rect_cols", "column count (aspect_ratio x n)"
 
 
-# denoising (measured with one BLAS thread, in units of syevd's n^3 at n = 400): singular
-# values 2.0-3.0 m^2 M (m = min, M = max of the shape), with the vectors 5.6-6.9;
-# eigenvalues 1.0 n^3, with the vectors 2.8. Lower bounds, with a margin (nothing is
-# refused that would have finished in time: tests/api/test_denoise_api.py). The fit's
-# bootstrap (about 7000 m M units: 0.3 s at 1000 x 500) is not counted: its replicates
-# are cached per shape and seed, so a repeated request costs nothing there; the
-# worker's kill past the deadline bounds it
-SVD_WORK = {False: 1.6, True: 4.0}
+# denoising: the SVD as for the rectangular simulation (``_svd_work``; with the vectors,
+# measured 5.6-6.9 m^2 M, twice the values'), the symmetric eigenvalues 1.0 n^3 (with
+# the vectors 2.8), in units of syevd's n^3 with one BLAS thread. Lower bounds with a
+# margin (nothing is refused that would have finished in time: checked by
+# tests/api/test_denoise_api.py). The fit's bootstrap (about 7000 m M units: 0.3 s at
+# 1000 x 500) is not counted: its replicates are cached per shape and seed, so that a
+# repeated request costs nothing there; the worker's kill past the deadline bounds it
+EIGH_WORK = {False: 0.8, True: 2.0}
 #: = rmtservice.denoise.CHUNK (not imported: the web layer loads no scipy until it computes)
 RIE_CHUNK = 256
-EIGH_WORK = {False: 0.8, True: 2.0}
+
+
+#: the share of the measured speed the denoising estimates assume (SVD_BASE's model is
+#: fitted at what was measured, for a simulation; a refused denoising must not have fit)
+DENOISE_MARGIN = 0.7
+
+
+def _svd_work(rows: int, cols: int, vectors: bool) -> float:
+    """LAPACK's SVD of a ``rows x cols`` matrix in units of ``n^3`` (``SVD_BASE``), with
+    ``DENOISE_MARGIN``."""
+    m, big = min(rows, cols), max(rows, cols)
+    values = DENOISE_MARGIN * (SVD_BASE + SVD_SLOPE * m / big) * float(m) * m * big
+    return 2.0 * values if vectors else values
 
 
 def _denoise_limits(req: DenoiseJob) -> Iterator[Limit]:
@@ -367,12 +481,11 @@ def _vectors(req: DenoiseJob) -> bool:
 
 def _denoise_lapack(req: DenoiseJob) -> LapackEstimate:
     rows, cols = req.shape
-    m, big = min(rows, cols), max(rows, cols)
     vectors = _vectors(req)
     if rows == cols and req.options.model != "rectangular":
-        work = EIGH_WORK[vectors] * float(m) ** 3  # symmetric or not: the lower bound
+        work = EIGH_WORK[vectors] * float(rows) ** 3  # symmetric or not: the lower bound
     else:
-        work = SVD_WORK[vectors] * float(m) ** 2 * big
+        work = _svd_work(rows, cols, vectors)
     return LapackEstimate(
         work,
         req.field,
@@ -416,8 +529,9 @@ def _analyze_lapack(req: AnalyzeJob) -> LapackEstimate:
     work = 0.0
     for t in req.selected:
         rows, cols = t.matrix_shape or (0, 0)
-        m, big = min(rows, cols), max(rows, cols)
-        work += EIGH_WORK[False] * float(m) ** 3 if rows == cols else SVD_WORK[False] * m * m * big
+        work += (
+            EIGH_WORK[False] * float(rows) ** 3 if rows == cols else _svd_work(rows, cols, False)
+        )
     count = len(req.selected)
     return LapackEstimate(work, "body", f"{count} matrices", "send fewer or smaller ones (names)")
 
@@ -498,4 +612,22 @@ RULES: dict[type[BaseModel], Rules] = {
     DenoiseJob: Rules(_denoise_limits, memory=_denoise_memory, lapack=_denoise_lapack),
     AnalyzeJob: Rules(_analyze_limits, memory=_analyze_memory, lapack=_analyze_lapack),
     FitRequest: Rules(_fit_limits, memory=_fit_memory, cost=_fit_cost),
+    RectangularStieltjesRequest: Rules(
+        lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],
+        points=lambda r: len(r.z.re),
+    ),
+    RectangularDensityRequest: Rules(
+        lambda r: [(*_rectangular_density_points(r), "max_grid_points", "point count")],
+        points=lambda r: _rectangular_density_points(r)[1],
+    ),
+    RectangularSupportRequest: Rules(lambda r: (), points=lambda r: 0),
+    RectangularOutliersRequest: Rules(
+        lambda r: [("spikes", len(r.spikes), "max_spikes", "spike count")],
+        points=lambda r: len(r.spikes),
+    ),
+    RectangularInverseRequest: Rules(
+        lambda r: [("observed", len(r.observed), "max_spikes", "count")],
+        points=lambda r: len(r.observed),
+    ),
+    RectangularSimulateRequest: Rules(_rectangular_simulate_limits, memory=_rectangular_memory),
 }

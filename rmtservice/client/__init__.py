@@ -1,7 +1,10 @@
 """Client SDK: ``Client`` and ``AsyncClient`` over httpx, and ``LocalClient`` without a server.
 
 All three have the same methods, one per endpoint: ``stieltjes``, ``density``,
-``support``, ``outliers``, ``inverse``, ``simulate``, ``fit``, ``plot`` (bytes), ``info``, and for
+``support``, ``outliers``, ``inverse``, ``simulate``, ``fit``, ``plot`` (bytes), ``info``; for the
+rectangular model ``rectangular_stieltjes``, ``rectangular_density``,
+``rectangular_support``, ``rectangular_outliers``, ``rectangular_inverse`` and
+``rectangular_simulate``; and for
 sweeps ``sweep`` (start), ``sweep_status``, ``wait_sweep``, ``cancel_sweep`` and
 ``sweep_plot``. Keyword arguments
 mirror the request fields; a plain dict or the pydantic request model works too, and
@@ -39,7 +42,7 @@ from rmtservice.client import _weights
 from rmtservice.client._weights import DenoisedArray, FileSource
 from rmtservice.errors import validation_problem
 from rmtservice.vocabulary import FINAL_STATES, JSON_MEDIA_TYPE
-from rmtservice.wire import schemas
+from rmtservice.wire import rectangular, schemas
 from rmtservice.wire.analyze import AnalyzeResponse
 from rmtservice.wire.denoise import DenoiseResponse
 from rmtservice.wire.fit import FitRequest, FitResponse
@@ -69,6 +72,47 @@ _ENDPOINTS: dict[str, tuple[str, type[BaseModel], type[BaseModel]]] = {
     "inverse": ("/v1/outliers/inverse", schemas.InverseRequest, schemas.InverseResponse),
     "simulate": ("/v1/simulate", schemas.SimulateRequest, schemas.SimulateResponse),
     "fit": ("/v1/fit", FitRequest, FitResponse),
+    **{
+        f"rectangular_{name}": (f"/v1/rectangular/{path}", request, response)
+        for name, path, request, response in (
+            (
+                "stieltjes",
+                "stieltjes",
+                rectangular.RectangularStieltjesRequest,
+                rectangular.RectangularStieltjesResponse,
+            ),
+            (
+                "density",
+                "density",
+                rectangular.RectangularDensityRequest,
+                rectangular.RectangularDensityResponse,
+            ),
+            (
+                "support",
+                "support",
+                rectangular.RectangularSupportRequest,
+                rectangular.RectangularSupportResponse,
+            ),
+            (
+                "outliers",
+                "outliers",
+                rectangular.RectangularOutliersRequest,
+                rectangular.RectangularOutliersResponse,
+            ),
+            (
+                "inverse",
+                "outliers/inverse",
+                rectangular.RectangularInverseRequest,
+                rectangular.RectangularInverseResponse,
+            ),
+            (
+                "simulate",
+                "simulate",
+                rectangular.RectangularSimulateRequest,
+                rectangular.RectangularSimulateResponse,
+            ),
+        )
+    },
 }
 _PLOT = ("/v1/plot", schemas.PlotRequest)
 _FINAL = FINAL_STATES
@@ -327,6 +371,42 @@ class Client(_Base):
         req = _validated(_PLOT[1], request, fields)
         return self._send("POST", _PLOT[0], _dump(req)).content
 
+    def rectangular_stieltjes(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularStieltjesResponse:
+        """``m(z)`` of Y^T Y's law, ``m_companion``, ``w`` (``POST /v1/rectangular/stieltjes``)."""
+        return self._call("rectangular_stieltjes", request, fields)
+
+    def rectangular_density(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularDensityResponse:
+        """Density of the singular values of S + X, support (``POST /v1/rectangular/density``)."""
+        return self._call("rectangular_density", request, fields)
+
+    def rectangular_support(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularSupportResponse:
+        """Support, thresholds, atoms at 0 (``POST /v1/rectangular/support``)."""
+        return self._call("rectangular_support", request, fields)
+
+    def rectangular_outliers(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularOutliersResponse:
+        """Outlier singular values and overlaps (``POST /v1/rectangular/outliers``)."""
+        return self._call("rectangular_outliers", request, fields)
+
+    def rectangular_inverse(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularInverseResponse:
+        """Singular values of S behind outliers (``POST /v1/rectangular/outliers/inverse``)."""
+        return self._call("rectangular_inverse", request, fields)
+
+    def rectangular_simulate(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularSimulateResponse:
+        """Monte Carlo singular values of S + X (``POST /v1/rectangular/simulate``)."""
+        return self._call("rectangular_simulate", request, fields)
+
     def info(self) -> schemas.InfoResponse:
         """Version and limits (``GET /v1/info``)."""
         return schemas.InfoResponse.model_validate_json(self._send("GET", "/v1/info").content)
@@ -501,6 +581,42 @@ class AsyncClient(_Base):
         """PNG or SVG bytes of the picture (``POST /v1/plot``; ``format="svg"`` for SVG)."""
         req = _validated(_PLOT[1], request, fields)
         return (await self._send("POST", _PLOT[0], _dump(req))).content
+
+    async def rectangular_stieltjes(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularStieltjesResponse:
+        """``m(z)`` of Y^T Y's law, ``m_companion``, ``w`` (``POST /v1/rectangular/stieltjes``)."""
+        return await self._call("rectangular_stieltjes", request, fields)
+
+    async def rectangular_density(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularDensityResponse:
+        """Density of the singular values of S + X, support (``POST /v1/rectangular/density``)."""
+        return await self._call("rectangular_density", request, fields)
+
+    async def rectangular_support(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularSupportResponse:
+        """Support, thresholds, atoms at 0 (``POST /v1/rectangular/support``)."""
+        return await self._call("rectangular_support", request, fields)
+
+    async def rectangular_outliers(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularOutliersResponse:
+        """Outlier singular values and overlaps (``POST /v1/rectangular/outliers``)."""
+        return await self._call("rectangular_outliers", request, fields)
+
+    async def rectangular_inverse(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularInverseResponse:
+        """Singular values of S behind outliers (``POST /v1/rectangular/outliers/inverse``)."""
+        return await self._call("rectangular_inverse", request, fields)
+
+    async def rectangular_simulate(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularSimulateResponse:
+        """Monte Carlo singular values of S + X (``POST /v1/rectangular/simulate``)."""
+        return await self._call("rectangular_simulate", request, fields)
 
     async def info(self) -> schemas.InfoResponse:
         """Version and limits (``GET /v1/info``)."""

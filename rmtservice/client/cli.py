@@ -6,11 +6,16 @@ Examples::
     rmtservice support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
     rmtservice outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
     rmtservice simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
-    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 -o spectrum.png
-    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 --plot sweep.png
+    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 \
+        -o spectrum.png
+    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 \
+        -o sweep.png
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
     rmtservice fit eigenvalues.txt --alpha 0.05
     rmtservice fit model.safetensors --tensor layers.0.mlp.weight --json
+    rmtservice rect-density --uniform 0 1 --sigma2 0.5 --aspect-ratio 0.5 --num 20
+    rmtservice rect-outliers --point 0 --sigma2 1 --rows 2000 --cols 1000 --spikes 2,0.5
+    rmtservice rect-simulate --uniform 0 1 --sigma2 0.5 --rows 2000 --cols 1000 --spikes 3
     rmtservice serve --port 8000
     rmtservice analyze model.safetensors --plots pictures/ --html report.html
     rmtservice denoise model.safetensors --tensor 'encoder.*.weight' -o denoised.safetensors
@@ -180,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--detach", action="store_true", help="print the id and return (--url)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     fit_cli.add_parser(sub, _floats)
+    _add_rectangular(sub)
     for name, text in (
         ("sweep-status", "a sweep's state and results"),
         ("sweep-cancel", "cancel a sweep"),
@@ -191,6 +197,149 @@ def _parser() -> argparse.ArgumentParser:
     _analyze_cli.add_parser(sub)
     _denoise_cli.add_parser(sub)
     return ap
+
+
+def _add_shape(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("the shape of Y (n x p): --aspect-ratio, or --rows and --cols")
+    g.add_argument("--aspect-ratio", type=float, metavar="C", help="c = p/n = cols/rows")
+    g.add_argument("--rows", type=int, metavar="N", help="n, rows of Y")
+    g.add_argument("--cols", type=int, metavar="P", help="p, columns of Y")
+
+
+def _add_rectangular(sub: Any) -> None:
+    """``rect-*``: the rectangular model Y = S + X, the law being that of the singular
+    values of S."""
+    d = sub.add_parser("rect-density", help="rectangular: density of the singular values")
+    _add_measure(d)
+    _add_shape(d)
+    g = d.add_mutually_exclusive_group()
+    g.add_argument("--x", type=_floats, metavar="X1,X2,...")
+    g.add_argument("--grid", type=float, nargs=3, metavar=("START", "STOP", "NUM"))
+    g.add_argument("--num", type=int, help="points of the automatic grid")
+    s = sub.add_parser("rect-support", help="rectangular: support, thresholds, atoms at 0")
+    _add_measure(s)
+    _add_shape(s)
+    o = sub.add_parser("rect-outliers", help="rectangular: which singular values of S separate")
+    _add_measure(o)
+    _add_shape(o)
+    o.add_argument("--spikes", type=_floats, required=True, metavar="T1,T2,...")
+    i = sub.add_parser("rect-inverse", help="rectangular: singular values of S behind outliers")
+    _add_measure(i)
+    _add_shape(i)
+    i.add_argument("--observed", type=_floats, required=True, metavar="Y1,Y2,...")
+    m = sub.add_parser("rect-simulate", help="rectangular: singular values of S + X, simulated")
+    _add_measure(m)
+    m.add_argument("--rows", type=int, required=True, help="n, rows of Y")
+    m.add_argument("--cols", type=int, required=True, help="p, columns of Y")
+    m.add_argument("--spikes", type=_floats, default=[], metavar="T1,T2,...")
+    m.add_argument("--seed", type=int)
+    m.add_argument("--trials", type=int, default=1)
+    m.add_argument("--top", type=int)
+    m.add_argument("--vectors", action="store_true", help="observed overlaps (full SVD)")
+    _add_noise(m)
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _aspect_ratio(args: argparse.Namespace) -> float:
+    if args.aspect_ratio is not None:
+        if args.rows is not None or args.cols is not None:
+            raise InputError("give --aspect-ratio or --rows and --cols, not both")
+        return float(args.aspect_ratio)
+    if args.rows is None or args.cols is None:
+        raise InputError("give the shape: --aspect-ratio C, or --rows N and --cols P")
+    if args.rows < 1 or args.cols < 1:
+        raise InputError("--rows and --cols must be >= 1")
+    return args.cols / args.rows
+
+
+def _support_text(r: Any) -> str:
+    text = _table(["lower", "upper", "mass"], [(c.lower, c.upper, c.mass) for c in r.support])
+    return text + (
+        f"\n\naspect ratio {r.aspect_ratio:.6g}; atom at 0 of Y^T Y {r.atom_at_zero:.6g}, "
+        f"of Y Y^T {r.companion_atom_at_zero:.6g}; gap at 0: {'yes' if r.zero_gap else 'no'}"
+    )
+
+
+def _rectangular(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> tuple[Any, str]:
+    """The answer of a ``rect-*`` command and its text."""
+    if args.command == "rect-simulate":
+        return _rect_simulate(client, fields, args)
+    fields["aspect_ratio"] = _aspect_ratio(args)
+    if args.command == "rect-density":
+        if args.x is not None:
+            fields["x"] = args.x
+        elif args.grid is not None:
+            start, stop, num = args.grid
+            fields["grid"] = {"start": start, "stop": stop, "num": int(num)}
+        elif args.num is not None:
+            fields["num"] = args.num
+        r = client.rectangular_density(**fields)
+        text = _table(["singular value", "density"], list(zip(r.x, r.density, strict=True)))
+        return r, text + "\n\nsupport\n" + _support_text(r)
+    if args.command == "rect-support":
+        r = client.rectangular_support(**fields)
+        lower, upper = r.thresholds.lower, r.thresholds.upper
+        return r, _support_text(r) + f"\nthresholds: lower {lower}, upper {upper}"
+    if args.command == "rect-outliers":
+        r = client.rectangular_outliers(**fields, spikes=args.spikes)
+        rows = [
+            (o.spike, o.separated, o.location, o.slope, o.left_overlap, o.right_overlap)
+            for o in r.outliers
+        ]
+        head = ["spike", "separated", "location", "slope", "left overlap", "right overlap"]
+        return r, _table(head, rows) + f"\n\nthreshold: {r.threshold}"
+    r = client.rectangular_inverse(**fields, observed=args.observed)
+    return r, _table(["observed", "spike"], [(s.observed, s.spike) for s in r.spikes])
+
+
+def _rect_simulate(
+    client: Any, fields: dict[str, Any], args: argparse.Namespace
+) -> tuple[Any, str]:
+    noise = fields["noise"] | {"distribution": args.noise}
+    if args.df is not None:
+        noise["df"] = args.df
+    if args.density is not None:
+        noise["density"] = args.density
+    fields |= {
+        "noise": noise,
+        "rows": args.rows,
+        "cols": args.cols,
+        "spikes": args.spikes,
+        "seed": args.seed,
+        "trials": args.trials,
+        "top": args.top,
+        "vectors": args.vectors or None,
+    }
+    bar = _Progress(args.quiet or args.json)
+    if isinstance(client, LocalClient):
+        r = client.rectangular_simulate(**fields, progress=bar)
+    else:
+        if not bar.quiet:
+            sys.stderr.write(f"simulating {args.trials} trial(s) on {args.url} ...\n")
+        r = client.rectangular_simulate(**fields)
+    lines = [f"seed {r.seed}, {r.rows} x {r.cols}"]
+    for k, sv in enumerate(r.singular_values):
+        head = ", ".join(f"{v:.6g}" for v in sv[:8] if v is not None)
+        lines.append(f"trial {k}: {len(sv)} singular values, largest {head}")
+    if r.outliers:
+        rows = [
+            (
+                o.spike,
+                o.predicted,
+                o.observed,
+                o.difference,
+                o.left_overlap_observed,
+                o.right_overlap_observed,
+            )
+            for o in r.outliers
+        ]
+        names = ["spike", "predicted", "observed", "difference", "left overlap", "right overlap"]
+        lines += ["", _table(names, rows)]
+    c = r.comparison
+    if c is not None and c.kolmogorov is not None:
+        ks = ", ".join(f"{v:.3g}" for v in c.kolmogorov if v is not None)
+        lines.append(f"\nKolmogorov distance to the limit: {ks}")
+    return r, "\n".join(lines)
 
 
 def _add_noise(p: argparse.ArgumentParser) -> None:
@@ -262,7 +411,9 @@ def _run(args: argparse.Namespace) -> str:
     else:
         client = Client(args.url) if args.url else LocalClient()
     with client:
-        if args.command == "density":
+        if args.command.startswith("rect-"):
+            r, text = _rectangular(client, fields, args)
+        elif args.command == "density":
             if args.x is not None:
                 fields["x"] = args.x
             elif args.grid is not None:
@@ -446,7 +597,10 @@ def _problem_text(err: ServiceError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``rmtservice``; returns the exit code (2: bad input, 1: service unreachable)."""
+    """Entry point of ``rmtservice``; returns the exit code.
+
+    2: bad input, 1: service unreachable.
+    """
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -20,7 +20,7 @@ from rmtservice.errors import RMTError, core_problem
 from rmtservice.vocabulary import NOISE_LAWS
 from rmtservice.wire import analyze as wire_analyze
 from rmtservice.wire import denoise as wire_denoise
-from rmtservice.wire import schemas, service
+from rmtservice.wire import rectangular, rectangular_service, schemas, service
 from rmtservice.wire.analyze import AnalyzeJob, AnalyzeOptions, AnalyzeResponse
 from rmtservice.wire.denoise import DenoiseJob, DenoiseOptions, DenoiseResponse
 from rmtservice.wire.fit import FitResponse
@@ -74,7 +74,7 @@ class LocalClient:
 
         _, req_model, _ = _ENDPOINTS[name]
         req = _validated(req_model, request, fields)
-        fn: Callable[..., Any] = getattr(service, name)
+        fn: Callable[..., Any] = getattr(service, name, None) or getattr(rectangular_service, name)
         try:
             with deadline.limit(self.deadline), np.errstate(all="ignore"):
                 return fn(req, **options)
@@ -115,6 +115,46 @@ class LocalClient:
         """Noise level, bulk edge, outliers and spikes of an observed spectrum (a
         ``bootstrap`` left out takes what the server's default work limit allows)."""
         return self._call("fit", request, fields)
+
+    def rectangular_stieltjes(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularStieltjesResponse:
+        """``m(z)`` of the law of Y^T Y, ``m_companion(z)`` and ``w(z)``."""
+        return self._call("rectangular_stieltjes", request, fields)
+
+    def rectangular_density(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularDensityResponse:
+        """Density of the singular values of S + X, with the support."""
+        return self._call("rectangular_density", request, fields)
+
+    def rectangular_support(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularSupportResponse:
+        """Support, thresholds and atoms at 0 of the rectangular limit."""
+        return self._call("rectangular_support", request, fields)
+
+    def rectangular_outliers(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularOutliersResponse:
+        """Outlier singular values and the overlaps of their singular vectors."""
+        return self._call("rectangular_outliers", request, fields)
+
+    def rectangular_inverse(
+        self, request: Any = None, **fields: Any
+    ) -> rectangular.RectangularInverseResponse:
+        """Singular values of S behind observed outliers."""
+        return self._call("rectangular_inverse", request, fields)
+
+    def rectangular_simulate(
+        self,
+        request: Any = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        **fields: Any,
+    ) -> rectangular.RectangularSimulateResponse:
+        """Monte Carlo singular values of S + X; ``progress(done, total)`` after each trial."""
+        return self._call("rectangular_simulate", request, fields, progress=progress)
 
     def plot(self, request: Any = None, **fields: Any) -> bytes:
         """PNG or SVG bytes of the picture, drawn here (matplotlib)."""

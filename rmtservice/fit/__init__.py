@@ -1,4 +1,4 @@
-"""Fitting an observed spectrum: noise level, bulk edge, outliers, spikes (MATH.md 8).
+"""Fitting an observed spectrum: noise level, bulk edge, outliers, spikes (docs/theory/fit.md).
 
 :func:`fit` takes the eigenvalues of a symmetric matrix ``M = H + W`` (model ``wigner``),
 the singular values of an ``rows x cols`` matrix ``Y = S + X`` with its shape (model
@@ -14,7 +14,7 @@ the singular values of an ``rows x cols`` matrix ``Y = S + X`` with its shape (m
    step-down tests from the most extreme value with the noise dimension reduced by the
    values already declared signal; both sides of the symmetric model.
 3. **Spikes and overlaps** by the inverse maps at the fitted level, the finite-n one
-   counting the other spikes (MATH.md sections 4, 6, 7).
+   counting the other spikes (docs/theory/fit.md, inverse maps).
 4. **Goodness of fit**: the Kolmogorov distance of the bulk to the fitted law, its
    p-value by the same replicates, a verdict in plain words, and the tail exponent.
 5. **Known noise**: the signal's law by free deconvolution, as :class:`~rmtservice.Atoms`.

@@ -148,7 +148,7 @@ class Verdict:
 
 @dataclass(frozen=True, eq=False)
 class Fit:
-    """An observed spectrum fitted by noise plus spikes (MATH.md section 8).
+    """An observed spectrum fitted by noise plus spikes (docs/theory/fit.md).
 
     Attributes
     ----------
@@ -743,7 +743,7 @@ def fit(
     deconvolve: bool | None = None,
 ) -> Fit:
     """Fit an observed spectrum by noise plus spikes: noise level, bulk edge, outliers,
-    spikes and overlaps, goodness of fit (MATH.md section 8).
+    spikes and overlaps, goodness of fit (docs/theory/fit.md).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """Known noise, unknown signal: the law of H (or of the singular values of S) by free
 deconvolution of the observed spectrum.
 
-The subordination makes the law of the signal enter linearly (MATH.md sections 2, 7):
+The subordination makes the law of the signal enter linearly (docs/theory/fit.md):
 
 - Symmetric: with the observed ``f(z) = (1/n) sum 1/(lambda_i - z)`` at points
   ``z = x + i eta``, ``omega = z + sigma2 f(z)`` and ``f_nu(omega) = f(z)``.

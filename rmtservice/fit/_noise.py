@@ -25,7 +25,7 @@ the linear response of the finite-n deterministic equivalent ``nu_n ⊞ noise`` 
 mass ``1/n`` from 0 to ``theta``. It changes the bulk density by ``Im f_1(x + i0)/pi``
 with, for the semicircle, ``f_1 = 1/((theta - omega)(1 - f^2))`` (``omega = -1/f``, the
 subordination), and for Marchenko-Pastur the derivative of ``m = f_H(w)/A(w)`` at fixed
-``z`` through ``Phi(w) = z`` (MATH.md section 7). The shift of the quantile fit is then
+``z`` through ``Phi(w) = z`` (docs/theory/rectangular.md). The shift of the quantile fit is then
 ``-int x H(x) dx / Q2`` (and ``-int H dx / (1 - 2 TRIM)`` for the centre), ``H`` the
 cumulative change of the density. Measured against simulation (30 draws per case, five
 spikes from 1.3 to 8 thresholds): the predicted bias of the fitted noise level agrees

@@ -1,6 +1,6 @@
 """Outliers -> spikes: the inverse maps at the fitted noise level, limit and finite-n.
 
-**Limit** (``nu = delta_center``, MATH.md sections 4 and 7, closed forms):
+**Limit** (``nu = delta_center``, docs/theory/fit.md, inverse maps, closed forms):
 
 - Wigner: ``lambda = theta + sigma2 / theta`` (centred), so
   ``theta = (d + sign(d) sqrt(d^2 - 4 sigma2)) / 2`` with ``d = lambda - center``,
@@ -11,7 +11,7 @@
   ``(x^4 - c) / (x^2 (x^2 + c))`` (in ``R^small``) and ``(x^4 - c) / (x^2 (x^2 + 1))``
   (in ``R^big``) (Benaych-Georges and Nadakuditi 2012).
 
-**Finite n** (MATH.md sections 6 and 8): the spike behind outlier ``i`` solves the
+**Finite n** (docs/theory/fit.md): the spike behind outlier ``i`` solves the
 outlier equation of the deterministic equivalent that counts the other spikes,
 ``nu_n^(i) = ((n - k) delta_center + sum_{j != i} delta_theta_j) / (n - 1)`` in the
 model deflated by the spike's own direction (``n - 1`` dimensions, or
@@ -171,7 +171,7 @@ def rectangular_spikes(values: FloatArray, variance: float, big: int, small: int
 def _rect_map(
     t: FloatArray, others: FloatArray, zeros: float, s2: float, c: float, small: int
 ) -> tuple[FloatArray, ...]:
-    """``Phi``, ``Phi'``, ``A``, ``A_`` and the Perron root ``rho`` (MATH.md 7,
+    """``Phi``, ``Phi'``, ``A``, ``A_`` and the Perron root ``rho`` (docs/theory/rectangular.md,
     ``rmtservice.rectangular.limit``) at ``t_i`` for the law of squares with mass
     ``zeros`` at 0 and the other spikes' squares ``others_j`` (``1/(small - 1)`` each)."""
     diff = others[None, :] - t[:, None]

@@ -49,6 +49,15 @@ def detect_format(source: Source) -> Format:
     ------
     InvalidParameter
         The file is missing, empty, or of another format (a pickle is named as such).
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from rmtservice.io import detect_format
+    >>> buf = io.BytesIO(); np.savez(buf, w=np.ones((2, 3)), b=np.zeros(3))
+    >>> data = buf.getvalue()  # a file's content (a path works the same)
+    >>> detect_format(data)
+    'npz'
     """
     return sniff(resolve(source))
 
@@ -75,6 +84,15 @@ def list_tensors(source: Source, *, max_bytes: int | None = None) -> list[Tensor
         Unknown format, damaged or truncated file, an object array (never unpickled).
     LimitExceeded
         The source is larger than ``max_bytes``.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from rmtservice.io import list_tensors
+    >>> buf = io.BytesIO(); np.savez(buf, w=np.ones((2, 3)), b=np.zeros(3))
+    >>> data = buf.getvalue()  # a file's content (a path works the same)
+    >>> [(t.name, t.shape, t.dtype) for t in list_tensors(data)]
+    [('w', (2, 3), 'float64'), ('b', (3,), 'float64')]
     """
     src = resolve(source, max_bytes=max_bytes)
     with open_reader(src) as reader:
@@ -128,6 +146,15 @@ def iter_matrices(
         non-finite entries (raised when that matrix is reached).
     LimitExceeded
         The source or a selected matrix is over a limit.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from rmtservice.io import iter_matrices
+    >>> buf = io.BytesIO(); np.savez(buf, w=np.ones((2, 3)), b=np.zeros(3))
+    >>> data = buf.getvalue()  # a file's content (a path works the same)
+    >>> [(name, m.shape, info.how) for name, m, info in iter_matrices(data)]  # b is 1-D
+    [('w', (2, 3), '2-D')]
     """
     src = resolve(source, max_bytes=max_bytes)
     with open_reader(src) as reader:
@@ -166,6 +193,15 @@ def load_matrix(
         As :func:`iter_matrices`.
     LimitExceeded
         The source or the matrix is over a limit.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from rmtservice.io import load_matrix
+    >>> buf = io.BytesIO(); np.savez(buf, w=np.ones((2, 3)), b=np.zeros(3))
+    >>> data = buf.getvalue()  # a file's content (a path works the same)
+    >>> load_matrix(data, 'w').sum()
+    np.float64(6.0)
     """
     if not isinstance(name, str):
         raise InvalidParameter(f"name must be text, got {type(name).__name__}", field="names")
@@ -203,6 +239,24 @@ def write_like(
         As :func:`list_tensors`; a name that is not there; a non-floating tensor; a
         wrong shape; non-real, non-finite or out-of-range values; ``out`` is the source
         or its folder does not exist.
+
+    Returns
+    -------
+    None
+        The copy is at ``out``.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from rmtservice.io import list_tensors, load_matrix, write_like
+    >>> buf = io.BytesIO(); np.savez(buf, w=np.ones((2, 3)), b=np.zeros(3))
+    >>> data = buf.getvalue()  # a file's content (a path works the same)
+    >>> out = io.BytesIO()
+    >>> write_like(data, out, {'w': 2 * np.ones((2, 3))})
+    >>> load_matrix(out.getvalue(), 'w').tolist()
+    [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+    >>> [t.name for t in list_tensors(out.getvalue())]  # b copied as it was
+    ['w', 'b']
     """
     src = resolve(source)
     with open_reader(src) as reader:

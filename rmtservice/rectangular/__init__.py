@@ -1,4 +1,5 @@
-"""The rectangular model ``Y = S + X``: singular values of a signal plus noise (MATH.md 7).
+"""The rectangular model ``Y = S + X``: singular values of a signal plus noise
+(docs/theory/rectangular.md).
 
 ``nu`` is the law of the ``min(n, p)`` singular values of S, ``c = p / n`` the aspect ratio,
 the noise entries have variance ``sigma2 / n``. :func:`support`, :func:`density`,

@@ -26,10 +26,11 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._solve import MAX_ABS
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import MAX_ORDER, Atoms, Measure, Mixture, Point
 
-__all__ = ["Squared", "check_nonnegative", "squared"]
+__all__ = ["Squared", "check_nonnegative", "check_squarable", "squared"]
 
 FloatArray = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
@@ -63,9 +64,47 @@ def check_nonnegative(measure: Measure, name: str = "measure") -> None:
         )
 
 
+def check_squarable(measure: Measure, name: str = "measure") -> None:
+    """Singular values whose squares overflow are refused before they are squared (a
+    float's ``**`` raises ``OverflowError`` there, numpy's gives infinity)."""
+    top = float(measure.components()[1][-1])
+    if top > math.sqrt(MAX_ABS):
+        raise InvalidParameter(
+            f"the singular values of S reach {top:.3g}; they must be at most "
+            f"{math.sqrt(MAX_ABS):.0e}",
+            field=name,
+        )
+
+
 def squared(measure: Measure) -> Measure:
-    """The law of ``s^2`` for ``s ~ measure`` (a law on ``[0, inf)``)."""
+    """The law of ``s^2`` for ``s ~ measure`` (a law on ``[0, inf)``).
+
+    Parameters
+    ----------
+    measure : Measure
+        A law on ``[0, inf)``.
+
+    Returns
+    -------
+    Measure
+        The push-forward by ``s -> s^2`` (the law ``H`` of the eigenvalues of ``S^T S``
+        in the canonical frame): its transform, support and quantiles.
+
+    Raises
+    ------
+    InvalidParameter
+        A measure with mass below 0.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> h = rr.squared(rs.Uniform(0.0, 1.0))
+    >>> h.stieltjes(2.0 + 0j).real.round(6)  # int_0^1 ds / (s^2 - 2)
+    np.float64(-0.623225)
+    """
     check_nonnegative(measure)
+    check_squarable(measure)
     if isinstance(measure, Atoms):
         return Atoms(measure.values**2, measure.weights)
     if isinstance(measure, Point):

@@ -1,6 +1,6 @@
 """The limit of the singular values of ``Y = S + X`` (n x p): support, density, Stieltjes.
 
-Conventions (MATH.md section 7): ``c = p/n``, noise entries of variance ``sigma2/n``,
+Conventions (docs/theory/rectangular.md): ``c = p/n``, noise entries of variance ``sigma2/n``,
 ``nu`` the law of the ``m = min(n, p)`` singular values of S. The model is solved in its
 *canonical frame* ``c <= 1``: when ``p > n``, ``Y^T`` has the same singular values, ``c``
 becomes ``1/c`` and ``sigma2`` becomes ``sigma2 c`` (the entries keep their variance, the
@@ -227,7 +227,39 @@ def _check_scale(h: Measure, s2: float, resolve: bool = True) -> None:
 
 
 def model(measure: Measure, sigma2: float, aspect_ratio: float) -> Model:
-    """The canonical-frame :class:`Model` of ``nu = measure``, ``sigma2``, ``c = p/n``."""
+    """The canonical-frame :class:`Model` of ``nu = measure``, ``sigma2``, ``c = p/n``.
+
+    The code works with ``c <= 1``: for ``c > 1`` the matrix is transposed, which turns
+    ``c`` into ``1/c`` and ``sigma2`` into ``sigma2 c`` (docs/theory/rectangular.md).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+
+    Returns
+    -------
+    Model
+        ``h`` (the law of the squared singular values), ``sigma2`` and ``c`` of the
+        canonical frame, and whether it is ``flipped``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> m = rr.model(rs.Point(0.0), 1.0, 2.0)
+    >>> m.sigma2, m.c, m.flipped
+    (2.0, 0.5, True)
+    """
     s2 = check_sigma2(sigma2)
     c = check_aspect_ratio(aspect_ratio)
     h = squared(measure)
@@ -407,7 +439,39 @@ def _left_zero(m: Model) -> tuple[float, bool]:
 
 @quiet
 def support(measure: Measure, sigma2: float, aspect_ratio: float) -> Support:
-    """Components of the support of the limit law of the singular values, with masses."""
+    """Components of the support of the limit law of the singular values, with masses.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+
+    Returns
+    -------
+    Support
+        ``lower``, ``upper`` (singular values) and ``mass`` of each component, out of the
+        ``min(n, p)`` singular values.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> s = rr.support(rs.Point(0.0), 1.0, 0.5)  # Marchenko-Pastur: 1 -+ sqrt(1/2)
+    >>> s.lower.round(6).tolist(), s.upper.round(6).tolist(), s.mass.tolist()
+    ([0.292893], [1.707107], [1.0])
+    """
     return _support(model(measure, sigma2, aspect_ratio))
 
 
@@ -501,9 +565,33 @@ def _stieltjes_from_w(mod: Model, w: ComplexArray) -> tuple[ComplexArray, Comple
 
 def poles_at_zero(sup: Support) -> tuple[str | None, str | None]:
     """Why ``m`` (``Y^T Y``) and ``m_companion`` (``Y Y^T``) of the caller's frame are
-    infinite at ``z = 0`` (None: finite there): the law of ``Y^T Y`` has an atom at 0
-    when p > n, that of ``Y Y^T`` when n > p, and at c = 1 with the support reaching 0
-    both densities blow up like ``t^(-1/2)``."""
+    infinite at ``z = 0`` (None: finite there).
+
+    The law of ``Y^T Y`` has an atom at 0 when p > n, that of ``Y Y^T`` when n > p, and
+    at c = 1 with the support reaching 0 both densities blow up like ``t^(-1/2)``.
+
+    Parameters
+    ----------
+    sup : Support
+        From :func:`support`.
+
+    Returns
+    -------
+    (str or None, str or None)
+        The reason for ``m``, then for ``m_companion``.
+
+    Raises
+    ------
+    AttributeError
+        ``sup`` is not a rectangular support.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> rr.poles_at_zero(rr.support(rs.Point(0.0), 1.0, 2.0))
+    ('the law of Y^T Y has an atom 1 - n/p at 0', None)
+    """
     c = sup.model.aspect_ratio
     if sup.model.c == 1 and not sup.zero_gap:
         why = "the density of Y^T Y = Y Y^T blows up like t^(-1/2) at 0"
@@ -676,7 +764,43 @@ def boundary_values(
     *,
     sup: Support | None = None,
 ) -> BoundaryValues:
-    """``w``, ``m`` and the density of the singular values at real ``x >= 0``."""
+    """``w``, ``m`` and the density of the singular values at real ``x >= 0``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    x : array_like
+        Singular values (real, ``>= 0``).
+    sup : Support, optional
+        The support, when already known (skips its search).
+
+    Returns
+    -------
+    BoundaryValues
+        The subordination ``w``, the transforms ``m`` (of ``Y^T Y``) and ``m_companion``
+        (of ``Y Y^T``) at ``x^2 + i0``, and the density of the singular values at ``x``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> b = rr.boundary_values(rs.Point(0.0), 1.0, 0.5, [1.0, 2.0])
+    >>> b.density.round(6).tolist(), b.m[1].round(6)
+    ([0.842169, 0.0], np.complex128(-0.359612+0j))
+    """
     sup = sup if sup is not None else support(measure, sigma2, aspect_ratio)
     return _boundary_values(sup, x)
 
@@ -739,7 +863,39 @@ def _boundary_values(sup: Support, x: ArrayLike) -> BoundaryValues:
 
 
 def density(measure: Measure, sigma2: float, aspect_ratio: float, x: ArrayLike) -> FloatArray:
-    """Density of the singular values of ``S + X`` (per ``min(n, p)`` of them) at ``x``."""
+    """Density of the singular values of ``S + X`` (per ``min(n, p)`` of them) at ``x``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    x : array_like
+        Singular values (real, ``>= 0``).
+
+    Returns
+    -------
+    ndarray
+        The density at ``x``, integrating to 1 over ``[0, inf)``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> rr.density(rs.Point(0.0), 1.0, 0.5, [1.0, 2.0]).round(6).tolist()
+    [0.842169, 0.0]
+    """
     return boundary_values(measure, sigma2, aspect_ratio, x).density
 
 
@@ -766,8 +922,44 @@ def stieltjes(
     *,
     sup: Support | None = None,
 ) -> StieltjesResult:
-    """Stieltjes transform of the limit law of ``Y^T Y`` at ``z`` (``Im z >= 0``; on the
-    axis, at ``x >= 0``, the boundary value ``m(x + i0)``)."""
+    """Stieltjes transform of the limit law of ``Y^T Y`` at ``z`` (``Im z >= 0``; on
+    the axis, at ``x >= 0``, the boundary value ``m(x + i0)``).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    z : array_like
+        Complex points with ``Im z >= 0`` (the axis only at ``x >= 0``).
+    sup : Support, optional
+        The support, when already known (skips its search).
+
+    Returns
+    -------
+    StieltjesResult
+        ``z``, ``m`` (of ``Y^T Y``), ``m_companion`` (of ``Y Y^T``) and the subordination
+        ``w``.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> r = rr.stieltjes(rs.Point(0.0), 1.0, 0.5, [4.0])
+    >>> r.m.round(6).tolist()  # Marchenko-Pastur: c z m^2 + (z - (1 - c)) m + 1 = 0
+    [(-0.359612+0j)]
+    """
     sup = sup if sup is not None else support(measure, sigma2, aspect_ratio)
     mod = sup.model
     z = np.asarray(z, dtype=np.complex128)
@@ -843,7 +1035,43 @@ def cdf(
     sup: Support | None = None,
     nodes: int = 513,
 ) -> FloatArray:
-    """Distribution function of the singular values' limit law at ``x`` (about 1e-8)."""
+    """Distribution function of the singular values' limit law at ``x`` (about 1e-8).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    x : array_like
+        Singular values.
+    sup : Support, optional
+        The support, when already known (skips its search).
+    nodes : int
+        Quadrature nodes per support component.
+
+    Returns
+    -------
+    ndarray
+        ``F(x)``, flattened.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> rr.cdf(rs.Point(0.0), 1.0, 0.5, [0.0, 1.0, 2.0]).round(6).tolist()
+    [0.0, 0.576004, 1.0]
+    """
     sup = sup if sup is not None else support(measure, sigma2, aspect_ratio)
     x = np.asarray(x, dtype=float)
 
@@ -862,6 +1090,40 @@ def kolmogorov_distance(
     *,
     sup: Support | None = None,
 ) -> float:
-    """``sup_x |F_n(x) - F(x)|`` for the empirical law of the singular values ``sample``."""
+    """``sup_x |F_n(x) - F(x)|`` for the empirical law of the singular values ``sample``.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    sample : array_like
+        Observed singular values.
+    sup : Support, optional
+        The support, when already known (skips its search).
+
+    Returns
+    -------
+    float
+        The Kolmogorov distance.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> round(rr.kolmogorov_distance(rs.Point(0.0), 1.0, 0.5, [0.5, 1.0, 1.5]), 4)
+    0.262
+    """
     s = np.sort(np.asarray(sample, dtype=float).ravel())
     return sup_distance(s, cdf(measure, sigma2, aspect_ratio, s, sup=sup))

@@ -5,7 +5,7 @@ A singular value ``theta`` of S whose square lies on a *valid branch* (``rho < 1
 of ``Y = S + X`` near ``sqrt(Phi(theta^2))``; otherwise it is swallowed by the bulk. The
 squared overlaps of its singular vectors with those of S tend to
 ``Phi'(theta^2) a(theta^2)`` (right, in ``R^p``) and ``Phi'(theta^2) a_(theta^2)`` (left,
-in ``R^n``), ``a = 1/A``, ``a_ = 1/A_`` (MATH.md section 7; Benaych-Georges and Nadakuditi
+in ``R^n``), ``a = 1/A``, ``a_ = 1/A_`` (docs/theory/rectangular.md; Benaych-Georges and Nadakuditi
 2012 for a pure-noise bulk). The inverse map sends an observed outlier ``y`` to the
 ``theta`` with ``Phi(theta^2) = y^2`` on the valid branch.
 """
@@ -57,7 +57,40 @@ def _on_valid_branch(sup: Support, t: FloatArray) -> NDArray[np.bool_]:
 
 @quiet
 def phi(measure: Measure, sigma2: float, aspect_ratio: float, t: ArrayLike) -> FloatArray:
-    """``Phi(t)`` at real t (squared singular values) off the support of H."""
+    """``Phi(t)`` at real t (squared singular values) off the support of H.
+
+    An outlier singular value of ``Y`` lies near ``sqrt(Phi(theta^2))`` for a separated
+    singular value ``theta`` of ``S`` (docs/theory/rectangular.md).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    t : array_like
+        Real points outside the support of ``H``, the law of the squared singular values.
+
+    Returns
+    -------
+    ndarray
+        ``Phi(t)``.
+
+    Raises
+    ------
+    InvalidParameter
+        A point in the support of ``H`` or not finite; ``sigma2`` or ``aspect_ratio``
+        not positive.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> rr.phi(rs.Point(0.0), 1.0, 0.5, [9.0]).round(6).tolist()  # (t + 1)(t + c)/t
+    [10.555556]
+    """
     from rmtservice.rectangular.limit import model
 
     m = model(measure, sigma2, aspect_ratio)
@@ -113,7 +146,47 @@ def outliers(
     *,
     sup: Support | None = None,
 ) -> OutlierReport:
-    """Separation test, outlier location, slope and overlaps for each singular value of S."""
+    """Separation test, outlier location, slope and overlaps for each singular value of S.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    spikes : array_like
+        Singular values ``theta`` of ``S`` outside its bulk.
+    sup : Support, optional
+        The support, when already known (skips its search).
+
+    Returns
+    -------
+    OutlierReport
+        The support, the detection ``thresholds`` and per spike: ``separated``,
+        ``location`` (``sqrt(Phi(theta^2))``), ``slope`` and the squared overlaps of the
+        left and right singular vectors.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> r = rr.outliers(rs.Point(0.0), 1.0, 0.5, [3.0, 0.5])
+    >>> round(r.thresholds[1], 6)  # c^(1/4)
+    0.840896
+    >>> o = r.outliers[0]
+    >>> round(o.location, 6), round(o.left_overlap, 6), round(o.right_overlap, 6)
+    (3.248931, 0.894444, 0.94152)
+    """
     theta = _singular_values("spikes", spikes)
     sup = sup if sup is not None else support(measure, sigma2, aspect_ratio)
     m = sup.model
@@ -163,7 +236,42 @@ def inverse(
     sup: Support | None = None,
 ) -> list[InverseResult]:
     """``theta`` with ``Phi(theta^2) = y^2`` on the valid branch, for each observed ``y``
-    outside the support."""
+    outside the support.
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S`` (on ``[0, inf)``).
+    sigma2 : float
+        Noise level: the entries of ``X`` have variance ``sigma2 / n`` (n rows).
+    aspect_ratio : float
+        ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
+    observed : array_like
+        Observed outlier singular values.
+    sup : Support, optional
+        The support, when already known (skips its search).
+
+    Returns
+    -------
+    list of InverseResult
+        ``(observed, spike)`` in the order given; ``spike`` is None inside the support.
+
+    Raises
+    ------
+    InvalidParameter
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
+        measure with mass below 0.
+    NoConvergence
+        A solver did not reach rounding-level accuracy (not observed).
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> [None if r.spike is None else round(r.spike, 6)
+    ...  for r in rr.inverse(rs.Point(0.0), 1.0, 0.5, [3.5, 1.0])]
+    [3.271588, None]
+    """
     y = _singular_values("observed", observed)
     sup = sup if sup is not None else support(measure, sigma2, aspect_ratio)
     _, inside = sup.locate(y)

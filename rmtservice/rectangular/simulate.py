@@ -1,7 +1,7 @@
 """Monte Carlo for the rectangular model: singular values of ``S + X``, against the theory.
 
 ``X`` (``rows x cols``) has i.i.d. entries of a unit-variance law scaled to variance
-``sigma2 / rows`` (MATH.md section 7). ``S`` is the rectangular diagonal matrix of the
+``sigma2 / rows`` (docs/theory/rectangular.md). ``S`` is the rectangular diagonal matrix of the
 ``min(rows, cols)`` midpoint quantiles of ``nu`` (or its own atoms when it has exactly that
 many of equal weight), spikes replacing its largest values, or a full matrix given as it is
 (its singular vectors matter for non-Gaussian noise only). For Gaussian noise the law of the
@@ -88,7 +88,40 @@ def noise_matrix(
     df: float | None = None,
     density: float | None = None,
 ) -> FloatArray:
-    """``rows x cols`` i.i.d. entries of law ``noise``, variance ``sigma2 / rows``."""
+    """``rows x cols`` i.i.d. entries of law ``noise``, variance ``sigma2 / rows``.
+
+    Parameters
+    ----------
+    rows, cols : int
+        The shape.
+    sigma2 : float
+        Noise level.
+    rng : numpy.random.Generator
+        The stream to draw from.
+    noise : str or Noise
+        The entries' law (``gaussian``, ``rademacher``, ``uniform``, ``student_t``,
+        ``sparse``), of unit variance before scaling.
+    df, density : float, optional
+        Parameters of ``student_t`` and ``sparse``.
+
+    Returns
+    -------
+    ndarray
+        The ``rows x cols`` matrix ``X``.
+
+    Raises
+    ------
+    InvalidParameter
+        An unknown noise law or a parameter out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rmtservice.rectangular import noise_matrix
+    >>> x = noise_matrix(400, 200, 1.0, np.random.default_rng(0))
+    >>> x.shape, round(float(x.var() * 400), 1)
+    ((400, 200), 1.0)
+    """
     x = np.empty((rows, cols))
     Noise.of(noise, df, density).fill(x, rng)
     x *= math.sqrt(sigma2 / rows)
@@ -219,10 +252,60 @@ def simulate(
 ) -> Simulation:
     """Singular values of ``S + X`` for ``trials`` independent draws of ``X``.
 
-    ``top``: only that many largest (Lanczos on the Gram matrix when few of many).
-    ``matrix``: a full ``rows x cols`` S used as it is. ``vectors``: squared overlaps of
-    each spike's left and right singular vectors with its own (a full SVD). Trials use
-    independent streams spawned from ``seed``; ``progress(done, total)`` after each.
+    ``S`` is the rectangular diagonal matrix of the midpoint quantiles of ``nu``, the
+    spikes in place of its largest values (docs/theory/rectangular.md).
+
+    Parameters
+    ----------
+    measure : Measure
+        The law ``nu`` of the singular values of ``S``.
+    sigma2 : float
+        Noise level (entries of variance ``sigma2 / rows``).
+    rows, cols : int
+        The shape of ``Y``.
+    spikes : array_like
+        Singular values of ``S`` that replace its largest ones.
+    noise : str or Noise
+        The entries' law.
+    df, density : float, optional
+        Parameters of ``student_t`` and ``sparse``.
+    seed : int, optional
+        Seed of the draws; drawn and returned when None.
+    trials : int
+        Independent draws, each on its own stream spawned from ``seed``.
+    top : int, optional
+        Only that many largest singular values (Lanczos on the Gram matrix when few of
+        many).
+    matrix : array_like, optional
+        A full ``rows x cols`` S used as it is.
+    vectors : bool
+        Squared overlaps of each spike's left and right singular vectors with its own (a
+        full SVD).
+    compare : bool
+        Compare each spectrum with the limit.
+    progress : callable, optional
+        ``progress(done, total)`` after each trial.
+
+    Returns
+    -------
+    Simulation
+        ``singular_values`` (one descending array per trial), the ``seed``, per-spike
+        ``outliers`` (predicted, observed) and the comparison.
+
+    Raises
+    ------
+    InvalidParameter
+        Sizes or ``trials`` below 1, ``top`` not in ``[1, min(rows, cols)]``, more spikes
+        than singular values, spikes with a full ``matrix`` or one of the wrong shape, an
+        unknown noise law.
+
+    Examples
+    --------
+    >>> import rmtservice as rs
+    >>> import rmtservice.rectangular as rr
+    >>> s = rr.simulate(rs.Uniform(0.0, 1.0), 0.5, 400, 200, spikes=[3.0], seed=1, top=2)
+    >>> s.singular_values[0].round(4).tolist(), round(s.outliers[0].predicted, 4)
+    ([3.1037, 1.5757], 3.128)
     """
     s2 = check_sigma2(sigma2)
     law = Noise.of(noise, df, density)

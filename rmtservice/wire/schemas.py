@@ -1,4 +1,4 @@
-"""Wire types of the HTTP API (API.md): pydantic v2 requests, responses and Problem.
+"""Wire types of the HTTP API (docs/http.md): pydantic v2 requests, responses and Problem.
 
 Requests are strict: ``false`` and ``"1"`` are not numbers, unknown fields are refused,
 and so are NaN and infinity. The ``Field`` bounds here are the hard contract and show in
@@ -867,8 +867,24 @@ class PlotSimulation(_Request):
 class PlotRequest(_LimitRequest):
     """A picture: the limit's density, support, thresholds, predicted outliers and,
     with ``simulate``, a histogram of a simulated spectrum with its outliers (then at
-    most ``simulate.n`` spikes: beyond JSON Schema)."""
+    most ``simulate.n`` spikes: beyond JSON Schema). With ``model: rectangular`` the
+    singular values of ``Y = S + X`` (``simulate.n`` rows, ``aspect_ratio`` times as many
+    columns), ``measure`` being the law of the singular values of S, on ``[0, inf)``, and
+    the spikes singular values of S, at most ``min(n, cols)`` with ``simulate`` (beyond
+    JSON Schema)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [_only_with("aspect_ratio", "number", "model", "rectangular", ["wigner"])]
+        }
+    )
+
+    model: Literal["wigner", "rectangular"] = Field(
+        "wigner", description="wigner: eigenvalues of H + W; rectangular: singular values of S + X"
+    )
+    aspect_ratio: Annotated[float, Field(ge=1e-3, le=1e3)] | None = Field(
+        None, description="c = p / n, with model rectangular only (and then required)"
+    )
     spikes: list[float] = Field(default_factory=list)
     simulate: PlotSimulation | None = None
     format: Literal["png", "svg"] | None = Field(
@@ -882,7 +898,19 @@ class PlotRequest(_LimitRequest):
             raise ValueError(
                 f"{len(self.spikes)} spikes do not fit in a matrix of size {self.simulate.n}"
             )
+        if (self.model == "rectangular") != (self.aspect_ratio is not None):
+            raise ValueError('aspect_ratio goes with model "rectangular", and it needs one')
+        if self.simulate is not None and self.aspect_ratio is not None:
+            m = min(self.simulate.n, self.cols)
+            if len(self.spikes) > m:
+                raise ValueError(f"{len(self.spikes)} spikes do not fit in min(n, cols) = {m}")
         return self
+
+    @property
+    def cols(self) -> int:
+        """Columns of a rectangular simulation: ``aspect_ratio`` times ``simulate.n``."""
+        assert self.simulate is not None and self.aspect_ratio is not None
+        return max(1, round(self.aspect_ratio * self.simulate.n))
 
 
 class SweepRequest(_LimitRequest):

@@ -200,6 +200,10 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
     from rmtservice.pictures.plot import render
 
+    if req.model == "rectangular":
+        from rmtservice.wire.rectangular_service import rectangular_plot
+
+        return rectangular_plot(req, fmt)
     measure = req.measure.to_measure()
     noise = req.noise
     sim = None

@@ -526,6 +526,8 @@ def test_the_lapack_estimate_is_a_lower_bound(output: str, kind: str) -> None:
             start = time.perf_counter()
             wire.denoise(job)
             best = min(best, time.perf_counter() - start)
+        # the machine's speed at its best, before and after (a busy machine slows both)
+        unit = min(unit, lapack_seconds_per_n3())
     assert work * unit <= best, (work * unit, best)
 
 

@@ -64,7 +64,7 @@ async def test_stieltjes_semicircle_closed_form(client: httpx.AsyncClient) -> No
     out = await _ok(client, "/v1/stieltjes", {"measure": POINT, "noise": NOISE, "z": z})
     f = np.array(out["f"]["re"]) + 1j * np.array(out["f"]["im"])
     zz = np.array(z["re"]) + 1j * np.array(z["im"])
-    expected = (-zz + np.sqrt(zz**2 - 4 + 0j)) / 2  # MATH.md eq. 1.9, Im f >= 0 branch
+    expected = (-zz + np.sqrt(zz**2 - 4 + 0j)) / 2  # eq. 1.9, Im f >= 0 branch
     expected[1] = 1j  # the boundary value f(0 + i0)
     expected[2] = (-3 + math.sqrt(5)) / 2
     np.testing.assert_allclose(f, expected, rtol=1e-12, atol=1e-14)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi.routing import APIRoute
 
-from app.api import analyze, denoise, docs, fit, limit, meta, plot, simulation, sweeps, ui
+from app.api import (
+    analyze,
+    denoise,
+    docs,
+    fit,
+    limit,
+    meta,
+    plot,
+    rectangular,
+    simulation,
+    sweeps,
+    ui,
+)
 from app.runtime.limits import RULES
 from rmtservice.wire.analyze import AnalyzeJob
 from rmtservice.wire.denoise import DenoiseJob
@@ -12,7 +24,7 @@ from rmtservice.wire.schemas import SweepRequest
 
 
 def test_every_computing_endpoint_has_limit_rules() -> None:
-    routers = (analyze, denoise, docs, fit, limit, meta, plot, simulation, sweeps, ui)
+    routers = (analyze, denoise, docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui)
     bodies = {
         param.field_info.annotation
         for module in routers

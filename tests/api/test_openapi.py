@@ -22,6 +22,12 @@ POSTS = [
     "/v1/outliers/inverse",
     "/v1/simulate",
     "/v1/denoise",
+    "/v1/rectangular/stieltjes",
+    "/v1/rectangular/density",
+    "/v1/rectangular/support",
+    "/v1/rectangular/outliers",
+    "/v1/rectangular/outliers/inverse",
+    "/v1/rectangular/simulate",
 ]
 
 
@@ -132,6 +138,11 @@ async def test_the_spec_states_this_deployments_limits() -> None:
     assert schemas["AtomsMeasure"]["properties"]["values"]["maxItems"] == 33
     assert schemas["SweepRequest"]["properties"]["sizes"]["items"]["maximum"] == 55
     assert "'maximum': 11" in str(schemas["SimulateRequest"]["allOf"])
+    async with serve(max_rect_rows=21, max_rect_cols=22, max_rect_vectors_size=9) as c:
+        rect = (await c.get("/openapi.json")).json()["components"]["schemas"]
+    props = rect["RectangularSimulateRequest"]["properties"]
+    assert (props["rows"]["maximum"], props["cols"]["maximum"]) == (21, 22)
+    assert "'maximum': 9" in str(rect["RectangularSimulateRequest"]["allOf"])
     text = json.dumps(spec)
     for unknown in ('"ge":', '"le":', '"gt":', '"lt":'):
         assert unknown not in text, unknown

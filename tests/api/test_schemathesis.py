@@ -16,6 +16,7 @@ or ``no-convergence``, documented in the spec's description).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,6 +46,9 @@ SETTINGS = Settings(
     max_grid_points=600,  # the automatic grid's default is 512
     max_z_points=400,
     max_spikes=50,
+    max_rect_rows=120,
+    max_rect_cols=120,
+    max_rect_vectors_size=60,
     deadline_seconds=5.0,
     # sweeps: one local Dask worker, tiny sweeps
     dask_workers=1,
@@ -164,6 +168,48 @@ def _ragged(body: dict[str, Any]) -> bool:
     return isinstance(rows, list) and len({len(r) for r in rows if isinstance(r, list)}) > 1
 
 
+def _shape(measure: Any) -> tuple[int, int] | None:
+    """Rows and columns of a matrix measure (None: not one, or not a matrix)."""
+    if not isinstance(measure, dict) or measure.get("kind") != "matrix":
+        return None
+    entries = measure.get("entries")
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], list):
+        return None
+    return len(entries), len(entries[0])
+
+
+def _rect_ratio(body: dict[str, Any]) -> bool:
+    shape, c = _shape(body.get("measure")), body.get("aspect_ratio")
+    return (
+        shape is not None and _number(c) and not math.isclose(c, shape[1] / shape[0], rel_tol=1e-12)
+    )
+
+
+def _rect_sizes(body: dict[str, Any]) -> bool:
+    rows, cols = body.get("rows"), body.get("cols")
+    if not (_number(rows) and _number(cols)):
+        return False
+    m, spikes = min(rows, cols), body.get("spikes", [])
+    shape = _shape(body.get("measure"))
+    matrix = shape is not None and (shape != (rows, cols) or bool(spikes))
+    return (body.get("top") or 0) > m or len(spikes) > m or matrix
+
+
+def _singular_semicircle(body: dict[str, Any]) -> bool:
+    return any(
+        m["kind"] == "semicircle" and m.get("center", 0) < m.get("radius", 0)
+        for m in _measures(body)
+    )
+
+
+def _plot_rect_spikes(body: dict[str, Any]) -> bool:
+    simulate, c = body.get("simulate"), body.get("aspect_ratio")
+    if not isinstance(simulate, dict) or not _number(c) or not _number(simulate.get("n")):
+        return False
+    n = simulate["n"]
+    return len(body.get("spikes", [])) > min(n, max(1, round(c * n)))
+
+
 #: phrase of the spec that documents a rule -> whether a body breaks it
 DOCUMENTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "``low < high`` (beyond JSON Schema)": _laws,
@@ -180,6 +226,11 @@ DOCUMENTED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "most ``simulate.n`` spikes: beyond JSON Schema": _plot_spikes_over_n,
     "``sizes`` increasing, fewer spikes than the smallest size": _sweep_plan,
     "rows of the matrix, all of the same length (beyond JSON Schema)": _ragged,
+    "given, it equals the matrix's cols/rows (beyond JSON Schema)": _rect_ratio,
+    "``top`` and the spikes at most ``min(rows, cols)``; a ``matrix`` S of shape": _rect_sizes,
+    "rows of S, all of one length (beyond JSON Schema)": _laws,
+    "no mass below 0: beyond JSON Schema": _singular_semicircle,
+    "at most ``min(n, cols)`` with ``simulate``": _plot_rect_spikes,
 }
 
 

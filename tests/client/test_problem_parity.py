@@ -24,7 +24,19 @@ PATHS = {
     "simulate": "/v1/simulate",
     "plot": "/v1/plot",
     "fit": "/v1/fit",
+    "rectangular_density": "/v1/rectangular/density",
+    "rectangular_support": "/v1/rectangular/support",
+    "rectangular_outliers": "/v1/rectangular/outliers",
+    "rectangular_inverse": "/v1/rectangular/outliers/inverse",
+    "rectangular_stieltjes": "/v1/rectangular/stieltjes",
+    "rectangular_simulate": "/v1/rectangular/simulate",
 }
+RECT = {
+    "measure": {"kind": "uniform", "low": 0.0, "high": 1.0},
+    "noise": NOISE,
+    "aspect_ratio": 0.5,
+}
+RECT_SIM = {"measure": POINT, "noise": NOISE, "rows": 6, "cols": 3}
 EV = [float(v) for v in range(-10, 10)]
 
 #: (endpoint, body): each refused, by the request schema or by the core
@@ -88,6 +100,18 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("fit", {"eigenvalues": EV, "deconvolve": True}),
     ("fit", {"eigenvalues": EV, "bootstrap": 5}),
     ("fit", {"eigenvalues": EV, "sigma2": 5e-324}),
+    ("rectangular_support", RECT | {"measure": {"kind": "uniform", "low": -1.0, "high": 1.0}}),
+    ("rectangular_support", RECT | {"measure": {"kind": "atoms", "values": [1], "weights": [-1]}}),
+    ("rectangular_support", RECT | {"aspect_ratio": 0.0}),
+    ("rectangular_support", {"measure": RECT["measure"], "noise": NOISE}),
+    ("rectangular_support", RECT | {"measure": {"kind": "point", "at": 1e200}}),
+    ("rectangular_density", RECT | {"x": [-1.0]}),
+    ("rectangular_outliers", RECT | {"spikes": [-2.0]}),
+    ("rectangular_inverse", RECT | {"observed": [1.0, "two"]}),
+    ("rectangular_stieltjes", RECT | {"z": {"re": [0.0], "im": [0.0]}}),
+    ("rectangular_simulate", RECT_SIM | {"top": 4}),
+    ("rectangular_simulate", RECT_SIM | {"measure": {"kind": "matrix", "entries": [[1.0]]}}),
+    ("rectangular_simulate", RECT_SIM | {"noise": {"sigma2": 1.0, "df": 6}}),
 ]
 
 

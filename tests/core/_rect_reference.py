@@ -3,7 +3,7 @@
 ``moment`` integrates the input law itself (not the squared laws of the core);
 ``component_integrals`` integrates the core's density (to check masses and moments) by
 its own adaptive quadrature; ``symmetrised`` builds ``(nu + nu(-.))/2`` for the
-symmetric core, the square case's reference (MATH.md section 7).
+symmetric core, the square case's reference (docs/theory/rectangular.md).
 """
 
 from __future__ import annotations

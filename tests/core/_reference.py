@@ -97,7 +97,7 @@ def _semicircle_point(zi: complex, s2: float, center: float) -> complex:
 
 
 def two_atom_roots(z: complex, a: float, s2: float) -> list[complex]:
-    """Roots of ``s2^2 f^3 + 2 z s2 f^2 + (z^2 - a^2 + s2) f + z = 0`` (MATH.md 2)."""
+    """Roots of ``s2^2 f^3 + 2 z s2 f^2 + (z^2 - a^2 + s2) f + z = 0`` (docs/theory)."""
     with mp.workdps(DPS):
         zz = mp.mpc(z)
         a_, s = mp.mpf(a), mp.mpf(s2)

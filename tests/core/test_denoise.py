@@ -1,4 +1,4 @@
-"""Denoising (MATH.md section 9): the formulas, the contracts, the errors.
+"""Denoising (docs/theory/denoise.md): the formulas, the contracts, the errors.
 
 The formulas are checked against independent references: the closed forms of a
 pure-noise bulk (Benaych-Georges and Nadakuditi's outliers and overlaps, the semicircle),
@@ -38,7 +38,7 @@ def _one_blas_thread() -> Iterator[None]:
 
 def pure_noise_outlier(theta: float, c: float) -> tuple[float, float, float]:
     """Outlier y and squared left/right overlaps of a spike theta over unit noise
-    (MATH.md section 7)."""
+    (docs/theory/rectangular.md)."""
     x2 = theta * theta
     y = math.sqrt((x2 + 1.0) * (x2 + c)) / theta
     return y, (x2 * x2 - c) / (x2 * (x2 + 1.0)), (x2 * x2 - c) / (x2 * (x2 + c))
@@ -65,7 +65,7 @@ def wigner(n: int, seed: int) -> np.ndarray:
 def test_optimal_hard_threshold_is_the_break_even_of_keeping_a_spike(c: float) -> None:
     """Keeping the outlier y of a spike theta costs ``y^2 - 2 y theta <u,a><v,b>``
     against dropping it: lambda*(c) is the y where that is 0 (Gavish-Donoho's derivation),
-    in MATH.md's convention c = p/n for every c, and lambda*(1/c) sqrt(c) = lambda*(c)."""
+    in the convention of docs/theory c = p/n for every c, and lambda*(1/c) sqrt(c) = lambda*(c)."""
 
     def cost(theta: float) -> float:
         y, left, right = pure_noise_outlier(theta, c)
@@ -145,7 +145,7 @@ def test_limit_rie_of_a_semicircle_is_zero_inside_and_eta_outside() -> None:
 
 def test_limit_rie_square_case_matches_the_symmetrised_symmetric_model() -> None:
     """c = 1: the singular values of S + X, symmetrised, are the symmetric model of the
-    symmetrised nu (MATH.md section 7), and the rectangular RIE ``y - s2 (g_n + g_p)`` is
+    symmetrised nu (docs/theory/rectangular.md), and the rectangular RIE ``y - s2 (g_n + g_p)`` is
     the symmetric ``y + 2 s2 Re f`` of that law, ``g_n = g_p = -Re f_sym``."""
     from rmtservice.measures import Mixture
 

@@ -1,8 +1,8 @@
-"""Denoising against the oracle (MATH.md section 9): seeded experiments with a known signal.
+"""Denoising against the oracle (docs/theory/denoise.md): seeded experiments with a known signal.
 
 For each model and aspect ratio c in {0.25, 1, 4}, three seeds, real LAPACK:
 
-- a full-rank signal as in MATH.md section 9 (singular values ``sqrt(U[0, 2])`` plus five
+- a full-rank signal as in docs/theory/denoise.md (singular values ``sqrt(U[0, 2])`` plus five
   spikes 4 to 2, ``sigma2 = 1``; symmetric: H uniform on [-1, 1] plus the same spikes,
   ``sigma2 = 0.5``): ``rie`` within 2 % of the oracle's error, and ``auto`` picks it;
 - a low-rank signal (three spikes): ``shrink`` within 2 % of the oracle, ``auto`` picks it;
@@ -10,7 +10,7 @@ For each model and aspect ratio c in {0.25, 1, 4}, three seeds, real LAPACK:
 - pure noise: ``hard`` keeps no value beyond the Tracy-Widom fluctuation of the edge,
   ``optimal_hard`` nothing, ``shrink`` and ``rie`` (near) zero.
 
-The sizes (min(n, p) = 300 to 600) are below MATH.md's 2000 to keep the file near 20 s; the
+The sizes (min(n, p) = 300 to 600) are below the docs' 2000 to keep the file near 20 s; the
 tolerances above are the issue's, and they hold at these sizes for every seed here (the
 measured margins: rie/oracle - 1 below 0.4 %; shrink/oracle - 1 below 0.4 %, 1.8 % where a
 noise eigenvalue sits just above the edge and shrinkage gives it a value; |predicted /
@@ -109,7 +109,7 @@ def test_full_rank_signal_rie_matches_the_oracle(
     assert d.error is not None
     assert math.isclose(err["oracle"], d.error, rel_tol=1e-9)
     assert err["rie"] <= 1.02 * err["oracle"], err
-    # pruning to the edge and shrinkage of spikes are far from it (MATH.md's finding)
+    # pruning to the edge and shrinkage of spikes are far from it (docs/theory/denoise.md's finding)
     assert err["shrink"] > 1.05 * err["rie"] and err["hard"] > 1.2 * err["rie"]
     sh = d.shrinkage
     assert not sh.noise_bulk and sh.best == "rie"

@@ -1,6 +1,6 @@
 """The limit on the real line: support components, edges, masses, the exact density.
 
-The density is computed at Im z = 0 exactly (Biane's boundary values; MATH.md 3), so
+The density is computed at Im z = 0 exactly (Biane's boundary values; docs/theory/symmetric.md), so
 it is compared with closed forms right up to the edges and at a cusp, where any
 ``x + i eta`` smoothing would be visibly wrong. Edges are checked to 1e-10 against
 closed forms computed independently in mpmath; masses to 1e-9 both as returned by

@@ -1,4 +1,4 @@
-"""Stieltjes transforms of the input laws nu and their derivatives (MATH.md 5).
+"""Stieltjes transforms of the input laws nu and their derivatives (docs/theory/symmetric.md).
 
 Every closed form is checked against an independent evaluation of
 

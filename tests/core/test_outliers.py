@@ -1,4 +1,5 @@
-"""Outliers (MATH.md 4): phi, phi', the separation test, thresholds, overlaps, inverse.
+"""Outliers (docs/theory/outliers.md): phi, phi', the separation test, thresholds, overlaps,
+inverse.
 
 Exact checks against closed forms: for nu = delta_0, phi(theta) = theta + s2/theta,
 threshold sigma, overlap 1 - s2/theta^2; for uniform laws and their mixtures phi and

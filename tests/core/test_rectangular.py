@@ -2,7 +2,7 @@
 
 References are independent of the solver under test: the Marchenko-Pastur law in closed
 form (pure noise), the symmetric core applied to the symmetrised law ``(nu + nu(-.))/2``
-(MATH.md section 7: for c = 1 the singular values of S + X, symmetrised, are the free
+(docs/theory/rectangular.md: for c = 1 the singular values of S + X, symmetrised, are the free
 convolution of the symmetrised nu with a semicircle), the pure-noise outlier formulas of
 Benaych-Georges and Nadakuditi, and mpmath quadrature for the squared laws.
 """

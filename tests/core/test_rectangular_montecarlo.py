@@ -1,4 +1,4 @@
-"""Monte Carlo of the rectangular model against its limit (MATH.md section 7), seeded.
+"""Monte Carlo of the rectangular model against its limit (docs/theory/rectangular.md), seeded.
 
 Tolerances come from the size of the fluctuations. An outlier singular value fluctuates on
 the scale ``n^(-1/2)``: to first order by ``u^T X v`` (u, v the spike's unit singular

@@ -1,6 +1,6 @@
 """The Stieltjes transform of the limit mu = nu boxplus semicircle(s2) (rs.stieltjes).
 
-Closed forms (MATH.md 2): the semicircle law (nu = a point), a semicircle law plus
+Closed forms (docs/theory/symmetric.md): the semicircle law (nu = a point), a semicircle law plus
 noise (again a semicircle), two atoms (a cubic), and phi for the uniform law (a
 logarithm). Away from the edges of supp mu the error is at most 1e-12 absolute
 (|f| is of order 1 in these cases). Within delta of an edge the density has

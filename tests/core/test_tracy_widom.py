@@ -157,7 +157,7 @@ def test_moments_from_the_density(beta: int) -> None:
 
 
 def test_published_values() -> None:
-    """TW1 quantiles 0.9793 (95%), 2.0234 (99%) (MATH.md section 8; Tracy & Widom);
+    """TW1 quantiles 0.9793 (95%), 2.0234 (99%) (docs/theory/fit.md; Tracy & Widom);
     TW1 mean -1.2065335745820, variance 1.6077810345810; TW2 -1.7710868074,
     0.8131947928 (Bornemann 2010) against the constants the module exports."""
     assert_allclose(tw.ppf([0.95, 0.99], 1), [0.9793, 2.0234], rtol=0, atol=5e-5)
@@ -207,7 +207,7 @@ def test_quantiles_invert_the_distribution(beta: int) -> None:
 def test_edge_constants() -> None:
     """The Wigner edge tends to 2 sigma with scale sigma n^(-2/3); the Wishart edge is
     symmetric in (n, p) up to the 1/n of the entry variance and tends to the
-    Marchenko-Pastur edge sigma2 (1 + sqrt c)^2 (MATH.md section 7)."""
+    Marchenko-Pastur edge sigma2 (1 + sqrt c)^2 (docs/theory/rectangular.md)."""
     c, sc = tw.wigner_edge(10**8, 0.49)
     assert_allclose([c, sc * 1e8 ** (2 / 3)], [1.4, 0.7], rtol=1e-8)
     n, p, s2 = 300, 120, 0.5
@@ -306,7 +306,7 @@ def test_module_imports_only_the_numeric_stack() -> None:
 
 def goe_top(n: int, draws: int, sigma: float, seed: int) -> np.ndarray:
     """Largest eigenvalues of sigma (A + A^T) / sqrt(2n): off-diagonal variance
-    sigma^2/n, diagonal 2 sigma^2/n (MATH.md section 1)."""
+    sigma^2/n, diagonal 2 sigma^2/n (docs/theory/symmetric.md)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(0, draws, 100):

@@ -1,8 +1,10 @@
 /* The spectrum explorer (GET /ui): plain JavaScript, no framework, no external resource.
  *
- * State lives in the query string (law, its parameters, sigma2, spikes, n, seed), so a
- * view can be shared and a reload restores it. The page calls POST v1/density and
- * v1/outliers on every change (debounced) and v1/simulate on "Simulate", and draws an
+ * State lives in the query string (model, law, its parameters, sigma2, spikes, n, seed), so
+ * a view can be shared and a reload restores it. The page calls POST v1/density and
+ * v1/outliers on every change (debounced) and v1/simulate on "Simulate" (for the
+ * rectangular model Y = S + X: v1/rectangular/..., with the aspect ratio c = p/n, n rows
+ * and round(c n) columns, the histogram of singular values binned here), and draws an
  * SVG: density curve, support bands, thresholds, predicted outliers, histogram bars and
  * observed outliers. Each drawn element carries its data coordinates in data- attributes.
  * Problem+json errors are shown next to the field their `path` points at.
@@ -21,6 +23,8 @@
     json: ["measure-json"],
   };
   var DEFAULTS = {
+    model: "wigner",
+    "aspect-ratio": "0.5",
     law: "uniform",
     atoms: "-2, 2",
     low: "-1",
@@ -46,9 +50,10 @@
     seed: "1",
   };
   // query-string key of each input (the JSON measure is "measure")
-  var FIELDS = ["law", "atoms", "low", "high", "center", "radius", "ratio", "scale",
-    "measure-json", "sigma2", "spikes", "n", "seed"];
-  var KEY = { "measure-json": "measure" };
+  var FIELDS = ["model", "aspect-ratio", "law", "atoms", "low", "high", "center", "radius",
+    "ratio", "scale", "measure-json", "sigma2", "spikes", "n", "seed"];
+  var KEY = { "measure-json": "measure", "aspect-ratio": "c" };
+  var MODELS = { wigner: true, rectangular: true };
 
   var el = function (id) { return document.getElementById(id); };
   var form = el("controls");
@@ -63,9 +68,15 @@
   // the parameters the density depends on (not n and seed)
   function signature() {
     var law = el("law").value;
-    return JSON.stringify([law].concat(LAW_PARAMS[law].map(function (f) { return el(f).value; }),
+    return JSON.stringify([el("model").value, el("aspect-ratio").value, law].concat(
+      LAW_PARAMS[law].map(function (f) { return el(f).value; }),
       [el("sigma2").value, el("spikes").value]));
   }
+
+  function rectangular() { return el("model").value === "rectangular"; }
+
+  // the API path of an endpoint for the model shown
+  function api(name) { return (rectangular() ? "v1/rectangular/" : "v1/") + name; }
 
   function key(field) { return KEY[field] || field; }
 
@@ -78,6 +89,7 @@
       var input = el(field);
       if (value === null) value = DEFAULTS[field];
       if (field === "law" && !LAW_PARAMS[value]) value = DEFAULTS.law;
+      if (field === "model" && !MODELS[value]) value = DEFAULTS.model;
       input.value = value;
     });
   }
@@ -85,6 +97,8 @@
   function writeUrl() {
     var params = new URLSearchParams();
     var law = el("law").value;
+    params.set("model", el("model").value);
+    if (rectangular()) params.set(key("aspect-ratio"), el("aspect-ratio").value);
     params.set("law", law);
     LAW_PARAMS[law].forEach(function (field) { params.set(key(field), el(field).value); });
     ["sigma2", "spikes", "n", "seed"].forEach(function (field) {
@@ -94,6 +108,13 @@
     if (url !== window.location.pathname + window.location.search) {
       window.history.replaceState(null, "", url);
     }
+  }
+
+  function showModel() {
+    var rect = rectangular();
+    el("rect-params").hidden = !rect;
+    el("law-legend").textContent = rect ? "Law of the singular values of S" : "Law of H";
+    el("n-label").textContent = rect ? "n (rows; columns: round(c n))" : "n";
   }
 
   function showLaw() {
@@ -126,7 +147,8 @@
     var law = el("law").value;
     if (parts[0] === "noise") return parts[1] === "sigma2" ? "sigma2" : "general";
     if (parts[0] === "spikes") return "spikes";
-    if (parts[0] === "n") return "n";
+    if (parts[0] === "aspect_ratio") return "aspect-ratio";
+    if (parts[0] === "n" || parts[0] === "rows" || parts[0] === "cols") return "n";
     if (parts[0] === "seed") return "seed";
     if (parts[0] === "measure") {
       if (law === "json") return "measure-json";
@@ -194,7 +216,9 @@
   }
 
   function request() {
-    return { measure: measure(), noise: { sigma2: number("sigma2") } };
+    var body = { measure: measure(), noise: { sigma2: number("sigma2") } };
+    if (rectangular()) body.aspect_ratio = number("aspect-ratio");
+    return body;
   }
 
   /* ---------- API ---------- */
@@ -236,9 +260,9 @@
       return Promise.resolve();
     }
     setStatus("computing...");
-    var density = post("v1/density", Object.assign({ num: 600 }, base));
+    var density = post(api("density"), Object.assign({ num: 600 }, base));
     var outliers = spikes.length
-      ? post("v1/outliers", Object.assign({ spikes: spikes }, base))
+      ? post(api("outliers"), Object.assign({ spikes: spikes }, base))
       : Promise.resolve({ ok: true, data: null });
     return Promise.all([density, outliers]).then(
       function (answers) {
@@ -297,13 +321,20 @@
       fieldError(err.field, err.message);
       return Promise.resolve();
     }
-    body.output = "histogram";
-    body.bins = BINS;
+    if (rectangular()) {
+      body.rows = body.n;
+      body.cols = Math.max(1, Math.round(body.aspect_ratio * body.n));
+      delete body.n;
+      delete body.aspect_ratio;
+    } else {
+      body.output = "histogram";
+      body.bins = BINS;
+    }
     var mine = ++simGeneration;
     var button = el("simulate");
     button.disabled = true;
-    setStatus("simulating n = " + body.n + "...");
-    return post("v1/simulate", body).then(
+    setStatus("simulating " + (body.rows ? body.rows + " x " + body.cols : "n = " + body.n) + "...");
+    return post(api("simulate"), body).then(
       function (answer) {
         button.disabled = false;
         if (mine !== simGeneration) return;
@@ -312,7 +343,7 @@
           showProblem(answer.data);
           return;
         }
-        state.simulation = answer.data;
+        state.simulation = answer.data.singular_values ? binned(answer.data) : answer.data;
         if (el("seed").value.trim() === "") {
           el("seed").value = String(answer.data.seed); // keep the draw replayable
           writeUrl();
@@ -325,6 +356,23 @@
         setStatus("");
       }
     );
+  }
+
+  // a rectangular simulation as the symmetric one's answer: its singular values, pooled
+  // over trials, in BINS equal bins (density: counts / (total x width))
+  function binned(sim) {
+    var values = [].concat.apply([], sim.singular_values).filter(function (v) { return v !== null; });
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    if (!(hi > lo)) hi = lo + 1;
+    var width = (hi - lo) / BINS, counts = [], edges = [];
+    for (var i = 0; i <= BINS; i++) edges.push(lo + i * width);
+    for (var j = 0; j < BINS; j++) counts.push(0);
+    values.forEach(function (v) { counts[Math.min(BINS - 1, Math.floor((v - lo) / width))] += 1; });
+    var density = counts.map(function (k) { return k / (values.length * width); });
+    return {
+      seed: sim.seed, outliers: sim.outliers, comparison: sim.comparison,
+      histogram: { edges: edges, density: density, counts: counts },
+    };
   }
 
   function schedule() {
@@ -416,7 +464,8 @@
     });
     node("line", { x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }, axes);
     node("line", { x1: left, x2: left, y1: top, y2: H - bottom }, axes);
-    text(axes, W - right, H - 6, "eigenvalue x", { "text-anchor": "end" });
+    text(axes, W - right, H - 6, rectangular() ? "singular value x" : "eigenvalue x",
+      { "text-anchor": "end" });
     text(axes, 12, top + 4, "density", { "text-anchor": "start" });
 
     // support bands
@@ -509,8 +558,11 @@
       : "No spikes.";
     if (out) {
       out.outliers.forEach(function (o) {
+        var overlap = o.overlap !== undefined
+          ? ", overlap " + fmt(o.overlap, 3)
+          : ", overlaps left " + fmt(o.left_overlap, 3) + ", right " + fmt(o.right_overlap, 3);
         item(outliers, o.separated
-          ? "spike " + fmt(o.spike) + ": outlier at " + fmt(o.location, 6) + ", overlap " + fmt(o.overlap, 3)
+          ? "spike " + fmt(o.spike) + ": outlier at " + fmt(o.location, 6) + overlap
           : "spike " + fmt(o.spike) + ": not separated (inside the bulk)");
       });
     }
@@ -538,10 +590,12 @@
   /* ---------- wiring ---------- */
 
   readUrl();
+  showModel();
   showLaw();
   el("law").addEventListener("change", function () { showLaw(); schedule(); });
+  el("model").addEventListener("change", function () { showModel(); schedule(); });
   FIELDS.forEach(function (field) {
-    if (field === "law") return;
+    if (field === "law" || field === "model") return;
     var input = el(field);
     if (field === "n" || field === "seed") {
       input.addEventListener("input", writeUrl);
