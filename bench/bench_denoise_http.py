@@ -31,7 +31,7 @@ from tests._server import uvicorn  # noqa: E402
 
 
 def signal_plus_noise(n: int, p: int) -> np.ndarray:
-    """MATH.md section 9's full-rank signal (singular values sqrt(U[0, 2]), five
+    """The full-rank signal of docs/theory/denoise.md (singular values sqrt(U[0, 2]), five
     spikes) plus noise of sigma2 = 1."""
     m = min(n, p)
     sv = np.sqrt(2.0 * (np.arange(m)[::-1] + 0.5) / m)

@@ -9,10 +9,10 @@ weight matrix (2-D tensors, and convolution kernels ``(out, in, k...)`` read as
    eigendecomposition of a square symmetric matrix (model ``wigner``), values only unless
    the denoised model is written;
 2. :func:`rmtservice.fit.fit` of that spectrum (noise level, bulk, finite-n edge,
-   outliers, goodness of fit, verdict, tail exponent; MATH.md section 8);
+   outliers, goodness of fit, verdict, tail exponent; docs/theory/fit.md);
 3. :func:`rmtservice.denoise.shrinkage` at the fitted noise level, told by the fit's
    verdict whether the bulk is pure noise: every method's predicted error and the
-   recommended one (``auto``; MATH.md section 9);
+   recommended one (``auto``; docs/theory/denoise.md);
 4. with ``out``, the denoised matrix from the same factors, written back in the same
    format, names, shapes and dtypes by :func:`rmtservice.io.write_like`.
 

@@ -251,14 +251,14 @@ def _npy_answer(result: tuple[Any, Any]) -> Response:
     summary="Denoise a matrix",
     description=(
         "Estimate the signal `S` of `Y = S + X` (or `H` of a symmetric `H + W`) by keeping "
-        "the observed singular (eigen) vectors and replacing the values (MATH.md section "
-        "9). The spectrum is fitted (the `fit`, as POST /v1/fit); without `sigma2` the "
-        "fit's noise level, centre and verdict are used. `auto` takes the method with the "
-        "smallest predicted error and says why; `predicted_error` has every method's, from "
-        "the model (before any downstream check). Rows and columns at most "
-        "`max_denoise_rows` and `max_denoise_cols`; a matrix whose memory or LAPACK time "
-        "would pass `memory_budget_bytes` (422) or `deadline_seconds` (503) is refused "
-        "before it starts."
+        "the observed singular (eigen) vectors and replacing the values "
+        "(docs/theory/denoise.md). The spectrum is fitted (the `fit`, as POST /v1/fit); "
+        "without `sigma2` the fit's noise level, centre and verdict are used. `auto` "
+        "takes the method with the smallest predicted error and says why; "
+        "`predicted_error` has every method's, from the model (before any downstream "
+        "check). Rows and columns at most `max_denoise_rows` and `max_denoise_cols`; a "
+        "matrix whose memory or LAPACK time would pass `memory_budget_bytes` (422) or "
+        "`deadline_seconds` (503) is refused before it starts."
     ),
     response_model=DenoiseResponse,
     responses=RESPONSES,

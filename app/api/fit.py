@@ -118,7 +118,7 @@ FIT_RESPONSES = ok(
     tags=["fit"],
     summary="Fit an observed spectrum: noise, edge, outliers, spikes",
     description=(
-        "Fits noise plus spikes to an observed spectrum (MATH.md section 8): the "
+        "Fits noise plus spikes to an observed spectrum (docs/theory/fit.md): the "
         "eigenvalues of a symmetric matrix (`wigner`), the singular values of a "
         "`rows x cols` matrix with its `shape` (`rectangular`), or the `matrix` itself. "
         "Noise level `sigma2` by a quantile fit of the bulk iterated with the outlier "

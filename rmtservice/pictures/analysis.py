@@ -28,7 +28,7 @@ FloatArray = NDArray[np.float64]
 
 def noise_law(row: TensorAnalysis, x: FloatArray) -> FloatArray:
     """Density of the fitted pure-noise law at ``x``: of the singular values
-    (Marchenko-Pastur, MATH.md section 7) or of the eigenvalues (semicircle)."""
+    (Marchenko-Pastur, docs/theory/rectangular.md) or of the eigenvalues (semicircle)."""
     f = row.fit
     x = np.asarray(x, dtype=float)
     if row.model == "wigner":

@@ -1,4 +1,4 @@
-"""Wire types and computations of ``POST /v1/denoise`` (API.md, second part).
+"""Wire types and computations of ``POST /v1/denoise`` (docs/http.md).
 
 A matrix comes as JSON ``matrix: {entries}`` or as a binary upload: a ``.npy`` file or
 a ``.safetensors`` (or ``.npz``) file with the tensor's ``name``; the format is told by

@@ -1,4 +1,4 @@
-"""Wire types and the computation of ``POST /v1/fit`` (API.md second part, MATH.md 8).
+"""Wire types and the computation of ``POST /v1/fit`` (docs/http.md, docs/theory/fit.md).
 
 An observed spectrum in (eigenvalues, singular values with the shape, or the matrix),
 the fit of :func:`rmtservice.fit.fit` out: noise level with its interval, bulk edges,
@@ -84,7 +84,7 @@ def _branch(required: list[str], kinds: dict[str, str], absent: list[str]) -> di
 
 
 class FitRequest(_Request):
-    """Fit an observed spectrum by noise plus spikes (MATH.md section 8).
+    """Fit an observed spectrum by noise plus spikes (docs/theory/fit.md).
 
     Exactly one of ``eigenvalues`` (model ``wigner``), ``singular_values`` with
     ``shape`` (model ``rectangular``; ``min(rows, cols)`` values) and ``matrix``;
