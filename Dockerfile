@@ -1,6 +1,6 @@
 # rmtservice: the HTTP service (app.main:app) under gunicorn with uvicorn workers.
 #
-#   docker build -t rmtservice .          # dependencies from PyPI
+#   docker build -t rmtservice .          # dependencies from PyPI, as locked
 #   docker run --rm -p 127.0.0.1:8000:8000 rmtservice
 #
 # Build arguments:
@@ -11,19 +11,20 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
+# scripts/container-check.sh removes this stage's image by its label once the build is done
+LABEL org.opencontainers.image.title="rmtservice-build"
 ARG OFFLINE=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# The pins, and the wheels of build/wheels when it exists: next to a file that does, a
-# wildcard that matches nothing is no error (for docker and buildah alike).
-COPY pyproject.toml build/wheel[s] /wheels/
-# First the dependencies, at the versions pinned in pyproject.toml (extra `server`): this
-# layer is rebuilt only when pyproject.toml changes, not with every change of the code.
+# The locked versions (requirements/service.lock, with hashes), and the wheels of
+# build/wheels when it exists: next to a file that does, a wildcard that matches nothing
+# is no error (for docker and buildah alike).
+COPY requirements/service.lock build/wheel[s] /wheels/
+# First the dependencies, exactly as locked for the service: this layer is rebuilt only
+# when the lock changes, not with every change of the code.
 RUN if [ -n "$OFFLINE" ]; then printf '[global]\nno-index = true\nfind-links = /wheels\n' >/etc/pip.conf; fi \
-    && python3 -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb"))["project"]; \
-print(*p["dependencies"], *p["optional-dependencies"]["server"], sep="\n")' >requirements.txt \
     && python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /wheels/service.lock
 COPY pyproject.toml README.md ./
 COPY app app
 COPY rmtservice rmtservice

@@ -3,20 +3,57 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
-STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# Exact versions with their hashes (`make lock`): the server's (service.lock, also the
+# image's) and the developers' and CI's (dev.lock: the server plus test, lint and docs
+# tools). pyproject.toml states only ranges, for the library installed elsewhere.
+SERVICE_LOCK := requirements/service.lock
+DEV_LOCK     := requirements/dev.lock
+SERVE_STAMP  := $(VENV)/.installed-service
+STAMP        := $(VENV)/.installed
 
-.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint container-check install clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint lock container-check install install-service clean
 
-$(STAMP): pyproject.toml
+# The package itself goes in editable and without dependencies: they all come from a lock.
+$(SERVE_STAMP): $(SERVICE_LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[server,test,lint,docs]'
+	$(PIP) --upgrade pip
+	$(PIP) --require-hashes -r $(SERVICE_LOCK)
+	$(PIP) --no-deps -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): $(DEV_LOCK) pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) --require-hashes -r $(DEV_LOCK)
+	$(PIP) --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-serve: $(STAMP)
+install-service: $(SERVE_STAMP)
+
+# Only what the server needs (no test, lint or docs tools).
+serve: $(SERVE_STAMP)
 	$(PY) -m uvicorn app.main:app --http app.http.server:HeadDeadlineProtocol --host 127.0.0.1 --port $(PORT)
+
+# The locks again from the versions installed in $(VENV) (pip freeze as constraints, so
+# nothing moves that was not upgraded there), resolved by uv for CPython 3.11 on x86_64
+# Linux (the service's for any 3.11, as the image's Debian python3 3.11.2; the developers'
+# for 3.11.5 on, which mkdocs-material's pymdown-extensions needs), with the hashes of every
+# file of each version. Upgrade one package: install the new version in $(VENV),
+# `make lock`, then check it with `make test`.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock' \
+	--constraint build/venv-freeze.txt pyproject.toml
+
+lock:
+	test -x $(PY) || { echo "lock: no $(PY); make install first" >&2; exit 1; }
+	$(PIP) 'uv>=0.13,<0.14'
+	mkdir -p build requirements
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -e '^uv==' >build/venv-freeze.txt
+	$(UV_COMPILE) --python-version 3.11 --extra server -o $(SERVICE_LOCK)
+	$(UV_COMPILE) --python-version 3.11.5 --extra server --extra test --extra lint --extra docs -o $(DEV_LOCK)
 
 # Debian chromium for the browser test of /ui (tests/ui), installed when missing and root.
 chromium:
@@ -110,15 +147,15 @@ bench-sim: $(STAMP)
 # rmtservice.fit against optht, scikit-rmt and the naive estimate on the same matrices, and
 # its speed targets (issue 16). scikit-rmt goes in without its pins of old numpy and scipy.
 bench-fit: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'scikit-rmt>=2.1,<3'
+	$(PIP) -e '.[bench]'
+	$(PIP) --no-deps 'scikit-rmt>=2.1,<3'
 	$(PY) bench/bench_fit.py
 
 # Denoising, MATH.md section 9's experiments: the error of each method (measured and
 # predicted), time against the SVD alone, and optht's threshold (the bench extra; its
 # comparison is skipped when optht cannot be installed).
 bench-denoise: $(STAMP)
-	-$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	-$(PIP) -e '.[bench]'
 	$(PY) bench/bench_denoise.py
 
 # The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the

@@ -64,6 +64,10 @@ def _configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.propagate = False
+    # One line per request: ours (app.access, with the request id and the time; off with
+    # RMT_ACCESS_LOG=false). uvicorn's would repeat it under `make serve`, `rmtservice
+    # serve` and a plain `uvicorn` (gunicorn's --access-logfile writes through it too).
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 @asynccontextmanager

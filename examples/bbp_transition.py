@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     dev_above = float(np.max(np.abs(mean[above] - theory[above])))
     dev_below = float(np.max(np.abs(mean[below] - theory[below])))
 
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
     ax.plot(
         fine,
         theory_fine,
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_xlabel(r"spike $\theta$ (the eigenvalue of $H$)")
     ax.set_ylabel(r"top eigenvalue of $H + W$")
     ax.set_title(r"BBP / Peche transition: $\nu = \delta_0$, one spike, $\sigma^2 = 1$")
-    ax.legend(loc="upper left")
+    # below the axes: inside, it hid the threshold line
+    fig.legend(loc="outside lower center", ncol=3, fontsize=9, frameon=False)
     ax.grid(alpha=0.3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     max_diff = max(diffs) if len(diffs) == len(SPIKES) else float("nan")
 
     ymax = 1.45 * float(np.nanmax(rho))
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+    fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
     ax.bar(
         edges[:-1],
         hist.density,
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         r"Bulk decay: $H$ = Marchenko-Pastur (ratio 0.5) dilated by 2 + spikes "
         rf"{SPIKES}, $\sigma^2 = {SIGMA2:g}$"
     )
-    ax.legend(loc="upper right")
+    # below the axes: inside, it hid the spike lines
+    fig.legend(loc="outside lower center", ncol=3, fontsize=9, frameon=False)
     ax.grid(alpha=0.3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rmtservice import deadline
+from rmtservice._inputs import number
 from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
@@ -48,10 +49,7 @@ POLISH = 12  # extra Newton steps allowed past rounding level while still conver
 
 def check_sigma2(sigma2: float) -> float:
     """Validate the noise variance."""
-    try:
-        s2 = float(sigma2)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameter("sigma2 must be a number", field="sigma2") from exc
+    s2 = number("sigma2", sigma2)
     if not np.isfinite(s2):
         raise InvalidParameter(f"sigma2 must be finite, got {s2!r}", field="sigma2")
     if not s2 > 0:

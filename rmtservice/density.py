@@ -17,7 +17,7 @@ exactly (no ``x + i eta`` smoothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
+from rmtservice._inputs import as_measure, count, number, real_array
 from rmtservice._solve import (
     bracketed_newton,
     check_points,
@@ -33,7 +34,7 @@ from rmtservice._solve import (
     damped_newton,
     quiet,
 )
-from rmtservice.errors import NoConvergence
+from rmtservice.errors import InvalidParameter, NoConvergence
 from rmtservice.measures import Measure
 
 __all__ = [
@@ -194,6 +195,7 @@ def support(measure: Measure, sigma2: float) -> Support:
     ([-3.055536, 1.071481], [-1.071481, 3.055536], [0.5, 0.5])
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     check_scale(measure, s2)
     lo, hi, mass = measure.components()
     cand, umin, cusp_u = _inner_gaps(measure, s2, lo, hi, mass)
@@ -390,7 +392,8 @@ def boundary_values(
     ([1j, (2.618034+0j)], [0.31831, 0.0])
     """
     s2 = check_sigma2(sigma2)
-    x = np.asarray(x, dtype=float)
+    measure = as_measure(measure)
+    x = real_array("x", x)
     shape = x.shape
     x = x.ravel()
     check_points("x", x)
@@ -520,28 +523,45 @@ def _inside_fallback(
     return w
 
 
-def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
+def density(
+    measure: Measure,
+    sigma2: float,
+    x: ArrayLike | None = None,
+    *,
+    grid: tuple[float, float, int] | None = None,
+    num: int | None = None,
+) -> FloatArray:
     """Density ``rho(x) = Im f(x + i0) / pi`` of ``mu = nu boxplus semicircle(sigma2)``.
+
+    As the API and the SDK take them, the points are ``x``, or ``grid = (start, stop,
+    num)`` (``np.linspace``), or neither: the automatic grid of about ``num`` points
+    (default 512), which is :func:`grid` ``(measure, sigma2, num)``.
 
     Parameters
     ----------
-    measure : Measure
-        The law ``nu`` of the spectrum of ``H``.
+    measure : Measure or dict
+        The law ``nu`` of the spectrum of ``H``; a dict is read as the HTTP API reads
+        it (``{"kind": "uniform", "low": -1, "high": 1}``).
     sigma2 : float
         Noise level ``sigma2 > 0`` (off-diagonal variance ``sigma2/n``).
-    x : array_like
+    x : array_like, optional
         Real points, any shape.
+    grid : (float, float, int), optional
+        ``(start, stop, num)``: ``num`` evenly spaced points, instead of ``x``.
+    num : int, optional
+        Points of the automatic grid, when neither ``x`` nor ``grid`` is given.
 
     Returns
     -------
     ndarray
-        The density at ``x`` (0 outside the support), in the shape of ``x``.
+        The density at the points (0 outside the support), in the shape of ``x``.
 
     Raises
     ------
     InvalidParameter
-        ``sigma2`` not positive and finite, points not finite, or a noise level below
-        the rounding of the measure's scale.
+        ``sigma2`` not a positive finite number, points not finite numbers, ``x`` with
+        ``grid``, ``num`` with either, or a noise level below the rounding of the
+        measure's scale.
     NoConvergence
         A solver did not reach rounding-level accuracy (not observed).
 
@@ -550,23 +570,64 @@ def density(measure: Measure, sigma2: float, x: ArrayLike) -> FloatArray:
     >>> import rmtservice as rs
     >>> rs.density(rs.Point(0.0), 1.0, [0.0, 1.0, 3.0]).round(6).tolist()  # semicircle
     [0.31831, 0.275664, 0.0]
+    >>> rs.density({"kind": "point", "at": 0}, 1.0, grid=(-2, 2, 3)).round(6).tolist()
+    [0.0, 0.31831, 0.0]
+    >>> rs.density(rs.Point(0.0), 1.0, num=5).size
+    5
     """
+    measure = as_measure(measure)  # once: a dict is read through the wire schema
+    given = [name for name, v in (("x", x), ("grid", grid)) if v is not None]
+    if len(given) == 2:
+        raise InvalidParameter("give x or grid, not both", field="grid")
+    if num is not None and given:
+        raise InvalidParameter(
+            f"num sets the automatic grid: leave it out with {given[0]}", field="num"
+        )
+    if grid is not None:
+        x = _linspace(grid)
+    elif x is None:
+        sup = support(measure, sigma2)
+        x = _grid(sup, DEFAULT_GRID_POINTS if num is None else count("num", num, 2))
+        return boundary_values(measure, sigma2, x, sup=sup).density
     return boundary_values(measure, sigma2, x).density
 
 
-def grid(sup: Support, num: int) -> FloatArray:
-    """An automatic grid of about ``num`` points over a support.
+def _linspace(grid: Any) -> FloatArray:
+    """``np.linspace(start, stop, num)`` of ``grid = (start, stop, num)``, checked."""
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or len(grid) != 3:
+        raise InvalidParameter("grid must be (start, stop, num)", field="grid")
+    start, stop = number("grid.start", grid[0]), number("grid.stop", grid[1])
+    if not start < stop:
+        raise InvalidParameter(f"grid: start must be < stop, got {start} and {stop}", field="grid")
+    return np.linspace(start, stop, count("grid.num", grid[2], 2))
+
+
+#: points of the automatic grid when none is given (as in the HTTP API)
+DEFAULT_GRID_POINTS = 512
+
+
+def grid(
+    measure: Measure | Mapping[str, Any] | Support,
+    sigma2: float | None = None,
+    num: int | None = None,
+) -> FloatArray:
+    """An automatic grid of about ``num`` points over ``supp mu``.
 
     Both edges of every component and Chebyshev-clustered interior points, shared out by
     component width. The edges are always there: ``num`` below twice the components gives
-    the edges alone.
+    the edges alone. Called as the other functions, ``grid(measure, sigma2, num)``; or on
+    a support at hand, ``grid(sup, num)``.
 
     Parameters
     ----------
-    sup : Support
-        The support, from :func:`support`.
-    num : int
-        About how many points.
+    measure : Measure, dict or Support
+        The law ``nu`` of the spectrum of ``H`` (a dict as in the HTTP API), or a
+        support at hand (``lower``, ``upper``: from :func:`support`, or the rectangular
+        model's).
+    sigma2 : float, optional
+        Noise level ``sigma2 > 0``; with a support, its place holds ``num``.
+    num : int, optional
+        About how many points (default 512).
 
     Returns
     -------
@@ -575,15 +636,29 @@ def grid(sup: Support, num: int) -> FloatArray:
 
     Raises
     ------
-    TypeError
-        ``sup`` is not a support.
+    InvalidParameter
+        ``sigma2`` missing or not a positive number, ``num`` not an integer.
 
     Examples
     --------
     >>> import rmtservice as rs
+    >>> rs.grid(rs.Point(0.0), 1.0, 5).round(6).tolist()
+    [-2.0, -1.414214, -0.0, 1.414214, 2.0]
     >>> rs.grid(rs.support(rs.Point(0.0), 1.0), 5).round(6).tolist()
     [-2.0, -1.414214, -0.0, 1.414214, 2.0]
     """
+    if not isinstance(measure, (Measure, Mapping)):  # a support: ours, or the rectangular one
+        if num is not None:
+            raise InvalidParameter("grid(sup, num) takes num once", field="num")
+        k = DEFAULT_GRID_POINTS if sigma2 is None else count("num", sigma2)
+        return _grid(measure, k)
+    if sigma2 is None:
+        raise InvalidParameter("grid(measure, sigma2, num) needs sigma2", field="sigma2")
+    k = DEFAULT_GRID_POINTS if num is None else count("num", num)
+    return _grid(support(as_measure(measure), sigma2), k)
+
+
+def _grid(sup: Support, num: int) -> FloatArray:
     width = sup.upper - sup.lower
     total = float(width.sum())
     spare = max(num - 2 * len(sup), 0)
@@ -640,6 +715,7 @@ def cdf(
     [0.0, 0.5, 1.0]
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     sup = sup if sup is not None else support(measure, s2)
 
     def dens(xs: FloatArray) -> FloatArray:

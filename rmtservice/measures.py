@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._inputs import as_measure, number, real_array
 from rmtservice.errors import InvalidParameter, NoConvergence
 
 __all__ = [
@@ -50,7 +51,7 @@ _BINOM = np.array([[math.comb(k, i) for i in range(64)] for k in range(64)], dty
 
 
 def _finite(name: str, value: float) -> float:
-    value = float(value)
+    value = number(name, value)
     if not math.isfinite(value):
         raise InvalidParameter(f"{name} must be a finite number, got {value!r}", field=name)
     return value
@@ -331,7 +332,17 @@ class Atoms(Measure):
     weights: FloatArray
 
     def __init__(self, values: ArrayLike, weights: ArrayLike | None = None) -> None:
-        x = np.asarray(values, dtype=float).ravel()
+        x = real_array("values", values)
+        if x.ndim > 1:
+            # a matrix's entries are not its eigenvalues: flattened, they would be taken
+            # for them without a word
+            raise InvalidParameter(
+                f"atoms: values must be a 1-D list of eigenvalues, got an array of shape "
+                f"{x.shape}; for a symmetric matrix H use rs.from_matrix(entries) (in the "
+                f"HTTP API: {{'kind': 'matrix', 'entries': [...]}})",
+                field="values",
+            )
+        x = x.ravel()
         if x.size == 0:
             raise InvalidParameter("atoms: values must not be empty", field="values")
         if not np.all(np.isfinite(x)):
@@ -339,7 +350,13 @@ class Atoms(Measure):
         if weights is None:
             w = np.full(x.size, 1.0 / x.size)
         else:
-            w = np.asarray(weights, dtype=float).ravel()
+            w = real_array("weights", weights)
+            if w.ndim > 1:
+                raise InvalidParameter(
+                    f"atoms: weights must be a 1-D list, got an array of shape {w.shape}",
+                    field="weights",
+                )
+            w = w.ravel()
             if w.size != x.size:
                 raise InvalidParameter(
                     f"atoms: weights has length {w.size} but values has length {x.size}",
@@ -884,7 +901,9 @@ class Mixture(Measure):
         if not total > 0:
             raise InvalidParameter("mixture: weights must not all be zero", field="components")
         parts = tuple(
-            (float(w / total), m) for w, (_, m) in zip(weights, components, strict=True) if w > 0
+            (float(w / total), as_measure(m, f"components.{i}.measure"))
+            for i, (w, (_, m)) in enumerate(zip(weights, components, strict=True))
+            if w > 0
         )
         object.__setattr__(self, "parts", parts)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._inputs import as_measure, real_array
 from rmtservice._solve import check_sigma2, quiet
 from rmtservice.density import Support, boundary_values, support
 from rmtservice.errors import InvalidParameter
@@ -33,7 +34,7 @@ FloatArray = NDArray[np.float64]
 
 
 def _real_input(name: str, t: ArrayLike) -> FloatArray:
-    t = np.asarray(t, dtype=float)
+    t = real_array(name, t)
     if not np.all(np.isfinite(t)):
         raise InvalidParameter(f"{name} must contain finite numbers only", field=name)
     return t
@@ -69,6 +70,7 @@ def phi(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     >>> rs.phi(rs.Point(0.0), 1.0, [2.0, -3.0]).round(6).tolist()  # t + 1/t
     [2.5, -3.333333]
     """
+    measure = as_measure(measure)
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[0]
 
@@ -122,6 +124,7 @@ def phi_prime(measure: Measure, sigma2: float, t: ArrayLike) -> FloatArray:
     >>> rs.phi_prime(rs.Point(0.0), 1.0, [2.0, 0.5]).round(6).tolist()  # 1 - 1/t^2
     [0.75, -3.0]
     """
+    measure = as_measure(measure)
     t = _off_support(measure, _real_input("t", t))
     return _phi(measure, check_sigma2(sigma2), t)[1]
 
@@ -201,6 +204,7 @@ def outliers(
     [(True, 2.5, 0.75), (False, None, None)]
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     theta = _real_input("spikes", spikes).ravel()
     sup = sup if sup is not None else support(measure, s2)
     on_nu = _in_supp_nu(measure, theta)
@@ -276,6 +280,7 @@ def inverse(
     [2.0, None]
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     y = _real_input("observed", observed).ravel()
     sup = sup if sup is not None else support(measure, s2)
     _, inside = sup.locate(y)
@@ -333,7 +338,9 @@ def pushforward_density(
     [1.023856, 0.0]
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     y = _real_input("y", y).ravel()
+    spike_law = as_measure(spike_law, "spike_law")
     sup = sup if sup is not None else support(measure, s2)
     _, inside = sup.locate(y)
     out = np.zeros(y.size)

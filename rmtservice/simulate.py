@@ -20,6 +20,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
+from rmtservice._inputs import as_measure, count, real_array
 from rmtservice._solve import check_scale, check_sigma2, check_spikes
 from rmtservice.errors import InvalidParameter
 from rmtservice.measures import Atoms, Measure
@@ -181,7 +182,7 @@ def h_spectrum(
     >>> h.tolist(), rank.tolist()
     ([3.0, 0.25, -0.25, -0.75], [0])
     """
-    theta = np.asarray(spikes, dtype=float).ravel()
+    theta = real_array("spikes", spikes).ravel()
     if theta.size > n:
         raise InvalidParameter(
             f"{theta.size} spikes do not fit in a matrix of size {n}", field="spikes"
@@ -299,11 +300,12 @@ def simulate(
     ([2.0798, 1.4615], 2.1373)
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     law = Noise.of(noise, df, density)
-    if n < 1:
-        raise InvalidParameter(f"n must be >= 1, got {n}", field="n")
-    if trials < 1:
-        raise InvalidParameter(f"trials must be >= 1, got {trials}", field="trials")
+    n, trials, workers = count("n", n, 1), count("trials", trials, 1), count("workers", workers, 1)
+    spike_count = count("spike_count", spike_count)
+    top = None if top is None else count("top", top)
+    bottom = None if bottom is None else count("bottom", bottom)
     for name, k in (("top", top), ("bottom", bottom)):
         if k is not None and not 1 <= k <= n:
             raise InvalidParameter(f"{name} must be in [1, n] = [1, {n}], got {k}", field=name)
@@ -312,14 +314,15 @@ def simulate(
     # before anything is drawn: numbers double precision can square (and, to compare
     # with the limit, a noise level it resolves at the spectrum's scale)
     check_scale(measure, s2, resolve=compare)
-    theta = np.asarray(spikes, dtype=float).ravel()
+    theta = real_array("spikes", spikes).ravel()
     check_spikes(theta, s2, resolve=compare)
     if spike_law is not None and spike_count > 0:
+        spike_law = as_measure(spike_law, "spike_law")
         lo, hi, _ = spike_law.components()
         check_spikes(np.array([lo[0], hi[-1]]), s2, resolve=compare, field="spike_law")
         theta = np.concatenate([theta, spike_law.midpoint_quantiles(spike_count)])
     # at most 2^53 - 1: JSON readers (JavaScript's too) keep such a seed exactly
-    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else int(seed)
+    seed = secrets.randbelow(MAX_SEED + 1) if seed is None else count("seed", seed)
     if matrix is not None:
         if theta.size:
             raise InvalidParameter("spikes cannot be combined with a full matrix H", field="spikes")

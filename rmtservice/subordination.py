@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rmtservice._inputs import as_measure
 from rmtservice._solve import (
     check_points,
     check_scale,
@@ -82,6 +83,7 @@ def stieltjes(
     [0.618034j, (-0.381966+0j)]
     """
     s2 = check_sigma2(sigma2)
+    measure = as_measure(measure)
     z = np.asarray(z, dtype=np.complex128)
     shape = z.shape
     z = z.ravel()

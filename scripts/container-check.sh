@@ -121,29 +121,32 @@ choose_base() {
     fi
 }
 
-# Every wheel the image needs (the pins of pyproject.toml, extra `server`, and the build
-# backend), for CPython 3.11 on x86_64 glibc; downloaded again only when pyproject changes.
+# Every wheel the image needs (requirements/service.lock, with its hashes, and the build
+# backend), for CPython 3.11 on x86_64 glibc; downloaded again only when the lock or
+# pyproject.toml changes.
 download_wheels() {
     local key platforms=()
-    key=$(sha256sum pyproject.toml | cut -d' ' -f1)
-    [ "$(cat "$WHEELS/.pyproject.sha256" 2>/dev/null)" = "$key" ] && return
+    key=$(cat requirements/service.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+    [ "$(cat "$WHEELS/.lock.sha256" 2>/dev/null)" = "$key" ] && return
     [ -x "$PY" ] || PY=python3
     rm -rf "$WHEELS"
     mkdir -p "$WHEELS"
-    "$PY" - >"$WHEELS/requirements.txt" <<'EOF'
+    "$PY" - >"$WHEELS/build-requirements.txt" <<'EOF'
 import tomllib
 
 with open("pyproject.toml", "rb") as f:
     meta = tomllib.load(f)
 print(*meta["build-system"]["requires"], sep="\n")
-print(*meta["project"]["dependencies"], sep="\n")
-print(*meta["project"]["optional-dependencies"]["server"], sep="\n")
 EOF
     for glibc in $(seq 17 36); do platforms+=(--platform "manylinux_2_${glibc}_x86_64"); done
-    quiet "$PY" -m pip download --quiet --disable-pip-version-check --dest "$WHEELS" \
-        --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
-        --platform manylinux2014_x86_64 "${platforms[@]}" -r "$WHEELS/requirements.txt"
-    echo "$key" >"$WHEELS/.pyproject.sha256"
+    # two calls: pip wants a hash on every line of a file that has any, and the backend
+    # (a range) has none
+    for requirements in requirements/service.lock "$WHEELS/build-requirements.txt"; do
+        quiet "$PY" -m pip download --quiet --disable-pip-version-check --dest "$WHEELS" \
+            --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
+            --platform manylinux2014_x86_64 "${platforms[@]}" -r "$requirements"
+    done
+    echo "$key" >"$WHEELS/.lock.sha256"
 }
 
 http_get_ok() {
@@ -220,9 +223,17 @@ timeout 1200 "${PODMAN[@]}" build --network=none --format docker \
     tail -n 30 build/container-check-build.log >&2
     exit 1
 }
-# Older builds of this tag, now untagged (the build cache of the stages stays).
-"${PODMAN[@]}" image prune --force \
-    --filter label=org.opencontainers.image.title=rmtservice >/dev/null 2>&1 || true
+# No untagged image left behind: older builds of this tag (label of the final stage),
+# and the build stage's image with the layer images under it (its own label; some 700 MB:
+# the dependencies' layer is built again next time, from the wheels downloaded here).
+# A layer image becomes dangling only once the one above it is gone: prune until none is.
+for title in rmtservice rmtservice-build; do
+    for _ in $(seq 20); do
+        removed=$("${PODMAN[@]}" image prune --force \
+            --filter "label=org.opencontainers.image.title=$title" 2>/dev/null) || break
+        [ -n "$removed" ] || break
+    done
+done
 
 begin "start container"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

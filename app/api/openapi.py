@@ -156,6 +156,7 @@ SCHEMA_LIMITS = [
     ("SweepRequest", "spikes", "maxItems", "max_spikes"),
     ("MatrixEntries", "entries", "maxItems", "max_denoise_rows"),
     ("MatrixEntries", "entries.items", "maxItems", "max_denoise_cols"),
+    ("PlotRequest", "observed", "maxItems", "max_fit_values"),
     ("FitRequest", "eigenvalues", "maxItems", "max_fit_values"),
     ("FitRequest", "singular_values", "maxItems", "max_fit_values"),
     ("FitRequest", "bootstrap", "maximum", "max_bootstrap"),

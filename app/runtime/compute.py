@@ -108,11 +108,15 @@ class RequestContext:
 
 
 def context_of(request: Request) -> RequestContext:
+    """The request's context, its route template (the metrics' label) filled in: every
+    route that computes asks for it (a route that calls ``Compute.run`` itself, as the
+    sweep picture does, counted under ``<unmatched>`` before)."""
     context = request.scope.get("rmt.context")
-    if isinstance(context, RequestContext):
-        return context
-    context = RequestContext(request_id="-")
-    request.scope["rmt.context"] = context
+    if not isinstance(context, RequestContext):
+        context = RequestContext(request_id="-")
+        request.scope["rmt.context"] = context
+    route = request.scope.get("route")
+    context.route = getattr(route, "path", context.route)
     return context
 
 
@@ -433,8 +437,6 @@ class Job:
 async def _job(request: Request) -> Job:
     # a coroutine: FastAPI would run a plain function in its thread pool (a thread hop)
     context = context_of(request)
-    route = request.scope.get("route")
-    context.route = getattr(route, "path", context.route)
     return Job(request.app.state.compute, request.app.state.settings, context)
 
 

@@ -436,6 +436,8 @@ def _rectangular_simulate_limits(req: RectangularSimulateRequest) -> Iterator[Li
 
 def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     yield "spikes", len(req.spikes), "max_spikes", "spike count"
+    if req.observed is not None:
+        yield "observed", len(req.observed), "max_fit_values", "value count"
     if req.simulate is not None:
         yield "simulate.n", req.simulate.n, "max_n", "matrix size"
         yield "simulate.trials", req.simulate.trials, "max_trials", "trial count"

@@ -6,10 +6,9 @@ Examples::
     rmtservice support --atoms -1,1,4 --weights 0.499,0.499,0.002 --sigma2 0.25
     rmtservice outliers --point 0 --sigma2 1 --spikes 2,0.5 --json
     rmtservice simulate --mp 0.5 1 --sigma2 0.5 --n 1000 --trials 4 --spikes 4 --seed 1
-    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 --seed 1 \
-        -o spectrum.png
-    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 --trials 4 \
-        -o sweep.png
+    rmtservice plot --uniform -1 1 --sigma2 0.25 --spikes 3,2 --simulate 800 -o spectrum.png
+    rmtservice sweep --uniform -1 1 --sigma2 1 --spikes 3 --sizes 200:3000:200 -o sweep.png
+    ID=$(rmtservice sweep --point 0 --sigma2 1 --sizes 200,400 --url $URL --detach)
     rmtservice sweep-status 3f2a... --url http://127.0.0.1:8000
     rmtservice fit eigenvalues.txt --alpha 0.05
     rmtservice fit model.safetensors --tensor layers.0.mlp.weight --json
@@ -24,13 +23,16 @@ Examples::
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
 with it, a running service does. A local sweep runs on a Dask ``LocalCluster`` of
 ``--workers`` processes (or on ``--scheduler``). Bad input: a message on stderr and
-exit code 2; Ctrl-C during a sweep cancels it (exit code 130).
+exit code 2; Ctrl-C during a sweep cancels it (exit code 130). Output closed early
+(``... --json | head``): exit code 141, as a program killed by SIGPIPE, no traceback.
+Progress bars are drawn only when stderr is a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -171,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--simulate", type=int, metavar="N", help="overlay a simulation of size N")
     pl.add_argument("--seed", type=int)
     pl.add_argument("--trials", type=int, default=1)
-    pl.add_argument("--output", "-o", required=True, help="file to write (.png or .svg)")
+    _add_out(pl, "file to write (.png or .svg)", alias="--output")
     w = sub.add_parser("sweep", help="Monte Carlo sweep over n: errors and convergence rates")
     _add_measure(w)
     _add_noise(w)
@@ -181,8 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int)
     w.add_argument("--scheduler", help="Dask scheduler address for a local sweep")
     w.add_argument("--workers", type=int, default=2, help="local Dask worker processes")
-    w.add_argument("--plot", metavar="FILE", help="also write the picture (.png or .svg)")
-    w.add_argument("--detach", action="store_true", help="print the id and return (--url)")
+    _add_out(w, "also write the picture (.png or .svg)", alias="--plot")
+    w.add_argument("--detach", action="store_true", help="print only the id and return (--url)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     fit_cli.add_parser(sub, _floats)
     _add_rectangular(sub)
@@ -197,6 +199,13 @@ def _parser() -> argparse.ArgumentParser:
     _analyze_cli.add_parser(sub)
     _denoise_cli.add_parser(sub)
     return ap
+
+
+def _add_out(p: argparse.ArgumentParser, text: str, *, alias: str) -> None:
+    """``-o/--out FILE``, the one file a command writes; ``alias`` (the flag's old name)
+    still works for scripts written before, unlisted."""
+    p.add_argument("-o", "--out", metavar="FILE", help=text)
+    p.add_argument(alias, dest="out", metavar="FILE", help=argparse.SUPPRESS)
 
 
 def _add_shape(p: argparse.ArgumentParser) -> None:
@@ -370,15 +379,17 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 class _Progress:
-    """A one-line progress bar on stderr."""
+    """A one-line progress bar on stderr, drawn only on a terminal (a log or a pipe would
+    get every frame)."""
 
     def __init__(self, quiet: bool, label: str = "simulating") -> None:
         self.quiet = quiet
         self.label = label
         self.start = time.monotonic()
+        self.drawn = not quiet and sys.stderr.isatty()
 
     def __call__(self, done: int, total: int) -> None:
-        if self.quiet:
+        if not self.drawn:
             return
         width = 30
         fill = int(width * done / total)
@@ -443,22 +454,25 @@ def _run(args: argparse.Namespace) -> str:
             )
             text += f"\n\nthresholds: lower {r.thresholds.lower}, upper {r.thresholds.upper}"
         elif args.command == "plot":
-            fmt = "svg" if str(args.output).lower().endswith(".svg") else "png"
+            if args.out is None:
+                raise InputError("plot needs -o/--out FILE (.png or .svg)")
+            fmt = "svg" if str(args.out).lower().endswith(".svg") else "png"
             extra: dict[str, Any] = {"spikes": args.spikes, "format": fmt}
             if args.simulate is not None:
                 extra["simulate"] = {"n": args.simulate, "seed": args.seed, "trials": args.trials}
             image = client.plot(**fields, **extra)
             try:
-                Path(args.output).write_bytes(image)
+                Path(args.out).write_bytes(image)
             except OSError as exc:
-                raise InputError(f"--output: cannot write {args.output}: {exc.strerror}") from exc
-            return f"wrote {args.output} ({len(image)} bytes, {fmt})"
+                raise InputError(f"-o/--out: cannot write {args.out}: {exc.strerror}") from exc
+            return f"wrote {args.out} ({len(image)} bytes, {fmt})"
         elif args.command == "inverse":
             r = client.inverse(**fields, observed=args.observed)
             text = _table(["observed", "spike"], [(s.observed, s.spike) for s in r.spikes])
         elif args.command == "sweep":
             r = _sweep(client, fields, args)
-            text = _sweep_text(r)
+            # detached: the id alone on stdout, for ID=$(rmtservice sweep ... --detach)
+            text = r.id if args.detach else _sweep_text(r)
         else:
             r = _simulate(client, fields, args)
             text = _simulation_text(r)
@@ -494,6 +508,10 @@ def _sweep(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> Any
     if args.detach:
         if not args.url:
             raise InputError("--detach needs --url (a local sweep ends with this command)")
+        if not args.json:
+            sys.stderr.write(
+                f"sweep started; follow it with: rmtservice sweep-status ID --url {args.url}\n"
+            )
         return started
     bar = _Progress(args.quiet or args.json, "sweeping")
     if not bar.quiet:
@@ -504,12 +522,12 @@ def _sweep(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> Any
         client.cancel_sweep(started.id)
         sys.stderr.write(f"\ncancelled sweep {started.id}\n")
         raise
-    if args.plot:
-        fmt = "svg" if str(args.plot).lower().endswith(".svg") else "png"
+    if args.out:
+        fmt = "svg" if str(args.out).lower().endswith(".svg") else "png"
         try:
-            Path(args.plot).write_bytes(client.sweep_plot(started.id, format=fmt))
+            Path(args.out).write_bytes(client.sweep_plot(started.id, format=fmt))
         except OSError as exc:
-            raise InputError(f"--plot: cannot write {args.plot}: {exc.strerror}") from exc
+            raise InputError(f"-o/--out: cannot write {args.out}: {exc.strerror}") from exc
     return r
 
 
@@ -599,8 +617,20 @@ def _problem_text(err: ServiceError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rmtservice``; returns the exit code.
 
-    2: bad input, 1: service unreachable.
+    2: bad input, 1: service unreachable, 141: output closed early (``| head``).
     """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader went away (``| head``): no traceback, and none at exit either, when
+        # Python flushes stdout again (it goes to /dev/null from here)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -609,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "denoise":
         return _denoise_cli.run(args)
     try:
-        print(_run(args))
+        print(_run(args), flush=True)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

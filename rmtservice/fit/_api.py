@@ -33,6 +33,9 @@ IntArray = NDArray[np.intp]
 
 #: fewest values a fit accepts
 MIN_VALUES = 10
+#: the levels of the outlier tests accepted (Tracy-Widom tails are resolved to 1e-300;
+#: a level above 1/2 is no test)
+MIN_ALPHA, MAX_ALPHA = 1e-300, 0.5
 #: replicates of the parametric bootstrap by default, and the fewest accepted
 DEFAULT_BOOTSTRAP = 50
 MIN_REPLICATES = 10
@@ -557,11 +560,14 @@ def _detect(fr: _Frame, est: _Estimate, alpha: float) -> tuple[_Side, _Side | No
     # the bulk keeps at least half of the values, and at least MIN_VALUES
     limit = max(0, min(int(_MAX_OUTLIER_SHARE * fr.m), fr.m - MIN_VALUES))
     if fr.model == "wigner":
-        side_alpha = 1.0 - math.sqrt(1.0 - alpha)  # both sides at level alpha together
+        # both sides at level alpha together: 1 - sqrt(1 - alpha), without cancellation
+        side_alpha = -math.expm1(0.5 * math.log1p(-alpha))
         cut = _critical(side_alpha)
         v, c, s2, n = fr.values, est.center, est.sigma2, fr.m
         up = _side(v[::-1] - c, lambda j: _wigner_edges(n, s2, est.k_lo, j), cut, limit - est.k_lo)
-        lo = _side(c - v, lambda j: _wigner_edges(n, s2, est.k_up, j), cut, limit - est.k_up)
+        # the two sides together within the limit (the same as limit - k_up at the fixed
+        # point; on the way there both sides could take it all and leave no bulk)
+        lo = _side(c - v, lambda j: _wigner_edges(n, s2, est.k_up, j), cut, limit - up.count)
         return up, lo
     variance = est.sigma2 / fr.rows
     y2 = fr.values[::-1] ** 2
@@ -763,7 +769,8 @@ def fit(
     sigma2 : float, optional
         Known noise level (not estimated), e.g. an initialisation variance times ``n``.
     alpha : float
-        Level of the outlier tests: the chance that pure noise shows any outlier (the
+        Level of the outlier tests, in [1e-300, 0.5]: the chance that pure noise shows any
+        outlier (the
         symmetric model tests both sides at ``1 - sqrt(1 - alpha)`` each); also the level
         of the goodness-of-fit test in the verdict.
     confidence : float
@@ -787,8 +794,8 @@ def fit(
     InvalidParameter
         Not exactly one input, fewer than 10 values, values that are not finite, a
         shape that does not match the number of singular values, negative singular
-        values, ``sigma2 <= 0``, ``alpha`` or ``confidence`` not in (0, 1), a matrix
-        that is not 2-D or is empty, ``deconvolve`` without ``sigma2``.
+        values, ``sigma2 <= 0``, ``alpha`` not in [1e-300, 0.5], ``confidence`` not in
+        (0, 1), a matrix that is not 2-D or is empty, ``deconvolve`` without ``sigma2``.
     NoConvergence
         The noise level and the outliers did not settle (not observed).
 
@@ -807,6 +814,10 @@ def fit(
     fr = _frame(values, eigenvalues, singular_values, shape, matrix, model)
     s2_known = None if sigma2 is None else check_sigma2(sigma2)
     alpha = _level("alpha", alpha)
+    if not MIN_ALPHA <= alpha <= MAX_ALPHA:
+        raise InvalidParameter(
+            f"alpha must be between {MIN_ALPHA:g} and {MAX_ALPHA:g}, got {alpha!r}", field="alpha"
+        )
     confidence = _level("confidence", confidence)
     replicates = _integer("bootstrap", bootstrap, 0)
     if 0 < replicates < MIN_REPLICATES:

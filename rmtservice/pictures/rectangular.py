@@ -16,7 +16,7 @@ import numpy as np
 from rmtservice import rectangular as rr
 from rmtservice.density import grid
 from rmtservice.measures import Measure
-from rmtservice.pictures.plot import _printable, _save, describe
+from rmtservice.pictures.plot import SUPPORT_COLOR, _printable, _save, describe, legend_below
 
 __all__ = ["render_rectangular"]
 
@@ -58,7 +58,7 @@ def render_rectangular(
     points = located + [float(v) for s in values if s.size for v in (s[0], s[-1])]
     x, dens = _curve(measure, sigma2, sup, (min(points), max(points)) if points else None)
     with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
-        fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
+        fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
         try:
             _draw(ax, sup, x, dens, report, simulation)
             name = _printable(title) or (
@@ -81,7 +81,7 @@ def _draw(
     simulation: rr.Simulation | None,
 ) -> None:
     for k, (a, b) in enumerate(zip(sup.lower, sup.upper, strict=True)):
-        ax.axvspan(a, b, color="#d8e6f3", zorder=0, label="support" if k == 0 else None)
+        ax.axvspan(a, b, color=SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
     if simulation is not None:
         pooled = np.concatenate(simulation.singular_values)
         bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
@@ -114,19 +114,14 @@ def _draw(
             zorder=2,
             label="predicted outliers √Φ(θ²)" if k == 0 else None,
         )
-    ax.annotate(
-        f"detection threshold θ: {report.threshold:.4g};  atoms at 0: Y^T Y "
-        f"{sup.atom_at_zero:.3g}, Y Y^T {sup.companion_atom_at_zero:.3g}",
-        xy=(0.01, 0.97),
-        xycoords="axes fraction",
-        va="top",
-        fontsize=9,
-        color="#555555",
-    )
     top = float(np.max(dens)) if dens.size else 1.0
     ax.set_xlabel("singular value")
     ax.set_ylabel("density")
     ax.set_xlim(left=0.0)
     ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
-    ax.legend(loc="upper right", fontsize=9, frameon=False)
     ax.grid(alpha=0.25)
+    legend_below(
+        ax,
+        f"detection threshold θ: {report.threshold:.4g};  atoms at 0: Y^T Y "
+        f"{sup.atom_at_zero:.3g}, Y Y^T {sup.companion_atom_at_zero:.3g}",
+    )

@@ -1,4 +1,4 @@
-"""Wire types and the computation of ``POST /v1/fit`` (docs/http.md, docs/theory/fit.md).
+"""Wire types and the computation of ``POST /v1/fit`` (docs/theory/fit.md, docs/http.md).
 
 An observed spectrum in (eigenvalues, singular values with the shape, or the matrix),
 the fit of :func:`rmtservice.fit.fit` out: noise level with its interval, bulk edges,
@@ -95,20 +95,27 @@ class FitRequest(_Request):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [
-                _branch(
-                    ["eigenvalues"],
-                    {"eigenvalues": "array"},
-                    ["singular_values", "shape", "matrix", "model"],
-                ),
-                _branch(
-                    ["singular_values", "shape"],
-                    {"singular_values": "array", "shape": "object"},
-                    ["eigenvalues", "matrix", "model"],
-                ),
-                _branch(
-                    ["matrix"], {"matrix": "object"}, ["eigenvalues", "singular_values", "shape"]
-                ),
+            # inside allOf: a top-level anyOf reads as a union to client generators
+            "allOf": [
+                {
+                    "anyOf": [
+                        _branch(
+                            ["eigenvalues"],
+                            {"eigenvalues": "array"},
+                            ["singular_values", "shape", "matrix", "model"],
+                        ),
+                        _branch(
+                            ["singular_values", "shape"],
+                            {"singular_values": "array", "shape": "object"},
+                            ["eigenvalues", "matrix", "model"],
+                        ),
+                        _branch(
+                            ["matrix"],
+                            {"matrix": "object"},
+                            ["eigenvalues", "singular_values", "shape"],
+                        ),
+                    ]
+                }
             ]
         }
     )
@@ -136,10 +143,13 @@ class FitRequest(_Request):
         description="known noise level (not estimated), e.g. a network's initialisation "
         "variance times n (rows for the rectangular model)",
     )
-    alpha: Level = Field(
+    alpha: float = Field(
         0.01,
+        gt=0,
+        le=0.5,
         description="level of the outlier tests (the chance that pure noise shows any "
-        "outlier) and of the goodness-of-fit test in the verdict",
+        "outlier) and of the goodness-of-fit test in the verdict; at least 1e-300 (beyond "
+        "JSON Schema)",
     )
     confidence: Level = Field(0.95, description="level of sigma2_interval")
     bootstrap: AtLeast0 | None = Field(
@@ -350,12 +360,20 @@ def fit(req: FitRequest, *, max_work: int = DEFAULT_BOOTSTRAP_WORK) -> FitRespon
             field = next(k for k in ("eigenvalues", "singular_values", "matrix") if getattr(req, k))
         if field == exc.field:
             raise
-        raise InvalidParameter(exc.message, field=field) from exc
+        message = exc.message
+        if exc.field == "ratio":  # the Marchenko-Pastur law of the shape's aspect ratio
+            message = f"the shape is too elongated for double precision: {message}"
+        raise InvalidParameter(message, field=field) from exc
     return FitResponse.from_core(result)
 
 
 #: the core's field names as the request's (``body.``: not a noise object's sigma2)
-_FIELDS = {"sigma2": "body.sigma2", "shape rows": "shape.rows", "shape cols": "shape.cols"}
+_FIELDS = {
+    "sigma2": "body.sigma2",
+    "shape rows": "shape.rows",
+    "shape cols": "shape.cols",
+    "ratio": "shape",
+}
 
 
 def _inputs(req: FitRequest) -> dict[str, Any]:

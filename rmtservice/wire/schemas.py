@@ -891,6 +891,13 @@ class PlotRequest(_LimitRequest):
         None, description="png or svg; when absent, chosen from the Accept header (png)"
     )
     title: str | None = Field(None, max_length=200, description="instead of the law and sigma2")
+    observed: list[float] | None = Field(
+        None,
+        min_length=10,
+        description="model wigner: an observed spectrum (eigenvalues) over the law: its "
+        "histogram, and the bulk edges, finite-n thresholds (alpha 0.01) and outliers of its "
+        "fit at this sigma2 (POST /v1/fit with sigma2 given)",
+    )
 
     @model_validator(mode="after")
     def _spikes_fit(self) -> Self:

@@ -200,6 +200,11 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
     from rmtservice.pictures.plot import render
 
+    if req.model == "rectangular" and req.observed is not None:
+        raise rs.InvalidParameter(
+            "observed (eigenvalues) goes with model wigner; fit singular values with POST /v1/fit",
+            field="observed",
+        )
     if req.model == "rectangular":
         from rmtservice.wire.rectangular_service import rectangular_plot
 
@@ -218,6 +223,11 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
             trials=req.simulate.trials,
             compare=True,
         )
+    observed = None
+    if req.observed is not None:
+        from rmtservice.pictures.observed import observe
+
+        observed = observe(req.observed, noise.sigma2)
     return render(
         measure,
         noise.sigma2,
@@ -225,6 +235,7 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
         simulation=sim,
         fmt=req.format or fmt,
         title=req.title,
+        observed=observed,
     )
 
 

@@ -186,6 +186,17 @@ async def test_info_reports_the_fit_limits(client: httpx.AsyncClient) -> None:
     assert limits["max_fit_bootstrap_work"] > 0
 
 
+async def test_noise_far_too_small_leaves_a_bulk(client: httpx.AsyncClient) -> None:
+    """Known sigma2 far below the spread: at most half of the values are outliers, on
+    both sides together (both sides once took half each: no bulk, a 500), and the
+    verdict says it is not noise plus spikes."""
+    r = await client.post("/v1/fit", json={"eigenvalues": EV, "sigma2": 1e-300})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rank"] == len(EV) // 2 and out["goodness_of_fit"]["bulk_values"] == len(EV) // 2
+    assert out["verdict"]["noise_plus_spikes"] is False
+
+
 async def test_bootstrap_left_out_fits_the_work_limit() -> None:
     """50 replicates of 200 values cost 2e6; with a limit of 1e6 the fit takes 25, with
     3e5 none (fewer than 10 fit): the interval is then the asymptotic one."""
@@ -298,7 +309,22 @@ BAD: list[tuple[str, dict[str, Any], int, str, str, str]] = [
         "/matrix",
         "at least 10 x 10",
     ),
-    ("alpha", {"eigenvalues": EV, "alpha": 1.0}, 422, "validation-error", "/alpha", "less than 1"),
+    (
+        "alpha",
+        {"eigenvalues": EV, "alpha": 0.6},
+        422,
+        "validation-error",
+        "/alpha",
+        "less than or equal to 0.5",
+    ),
+    (
+        "alpha_tiny",
+        {"eigenvalues": EV, "alpha": 1e-320},
+        422,
+        "invalid-parameter",
+        "/alpha",
+        "alpha must be between 1e-300 and 0.5, got 1e-320",
+    ),
     ("sigma2", {"eigenvalues": EV, "sigma2": 0}, 422, "validation-error", "/sigma2", "greater"),
     (
         "bootstrap_few",
@@ -331,6 +357,14 @@ BAD: list[tuple[str, dict[str, Any], int, str, str, str]] = [
         "invalid-parameter",
         "/eigenvalues",
         "at most 1e+150",
+    ),
+    (
+        "elongated",
+        {"singular_values": SV, "shape": {"rows": 10**300, "cols": 20}},
+        422,
+        "invalid-parameter",
+        "/shape",
+        "too elongated",
     ),
     (
         "string",
@@ -379,3 +413,31 @@ async def test_non_finite_values_are_refused(client: httpx.AsyncClient, number: 
     assert r.headers["content-type"] == "application/problem+json"
     if r.status_code == 422:
         assert "/eigenvalues/29" in field_paths(r.json())
+
+
+async def test_the_openapi_examples_are_real_answers(client: httpx.AsyncClient) -> None:
+    from app.api.fit import FIT_REQUESTS, FIT_RESPONSES
+
+    for name, example in FIT_REQUESTS.items():
+        r = await client.post("/v1/fit", json=example["value"])
+        assert r.status_code == 200, (name, r.text)
+    shown = FIT_RESPONSES[200]["content"]["application/json"]["examples"]["eigenvalues"]
+    r = await client.post("/v1/fit", json=FIT_REQUESTS["eigenvalues"]["value"])
+    assert_close(r.json(), shown["value"])
+
+
+def assert_close(got: Any, want: Any, path: str = "") -> None:
+    """Equal structure and text; numbers to a relative 1e-9 (another LAPACK may round
+    differently)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for k in want:
+            assert_close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-300), path
+    else:
+        assert got == want, path

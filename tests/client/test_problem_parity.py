@@ -31,13 +31,13 @@ PATHS = {
     "rectangular_stieltjes": "/v1/rectangular/stieltjes",
     "rectangular_simulate": "/v1/rectangular/simulate",
 }
+EV = [float(v) for v in range(-10, 10)]
 RECT = {
     "measure": {"kind": "uniform", "low": 0.0, "high": 1.0},
     "noise": NOISE,
     "aspect_ratio": 0.5,
 }
 RECT_SIM = {"measure": POINT, "noise": NOISE, "rows": 6, "cols": 3}
-EV = [float(v) for v in range(-10, 10)]
 
 #: (endpoint, body): each refused, by the request schema or by the core
 BAD: list[tuple[str, dict[str, Any]]] = [

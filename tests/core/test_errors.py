@@ -134,8 +134,8 @@ SIGMA2_CASES = [
     (-1.0, "sigma2 must be > 0, got -1.0"),
     (NAN, "sigma2 must be finite, got nan"),
     (INF, "sigma2 must be finite, got inf"),
-    ("abc", "sigma2 must be a number"),
-    (None, "sigma2 must be a number"),
+    ("abc", "sigma2 must be a number, got the string 'abc'"),
+    (None, "sigma2 must be a number, got NoneType"),
 ]
 
 

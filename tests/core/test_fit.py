@@ -434,3 +434,32 @@ def test_fit_imports_no_web_stack() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0 and out.stdout.strip() == ""
+
+
+# ------------------------------------------------- extreme levels and noise levels
+
+
+def test_tiny_levels_split_between_the_two_sides_exactly() -> None:
+    """The symmetric model tests each side at 1 - sqrt(1 - alpha): computed without
+    cancellation, so alpha = 1e-20 gives side levels 5e-21 (not 0, which isf refuses)
+    and the threshold is the Tracy-Widom one at that level."""
+    from rmtservice import tracy_widom as tw
+
+    ev = wigner_spectrum(400, np.random.default_rng(5))
+    f = fit(ev, alpha=1e-20, bootstrap=0)
+    n, k = 400, 0
+    center, scale = tw.wigner_edge(n - k, f.sigma2 * (n - k) / n)
+    assert_allclose(f.edge_threshold - f.center, center + scale * tw.isf(5e-21), rtol=1e-12)
+    with pytest.raises(InvalidParameter, match=r"alpha must be between 1e-300 and 0\.5"):
+        fit(ev, alpha=1e-320)
+    with pytest.raises(InvalidParameter, match=r"alpha must be between 1e-300 and 0\.5"):
+        fit(ev, alpha=0.7)
+
+
+def test_a_noise_level_far_too_small_leaves_half_the_values_as_bulk() -> None:
+    """Both sides together declare at most half of the values (each side could take
+    half on the way to the fixed point: no bulk was left, a division by zero)."""
+    ev = np.linspace(-2.0, 2.0, 30)
+    f = fit(ev, sigma2=1e-300, bootstrap=0)
+    assert f.rank == 15 and f.goodness_of_fit.bulk_values == 15
+    assert not f.verdict.noise_plus_spikes

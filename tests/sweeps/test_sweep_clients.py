@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,29 @@ def test_cli_sweep_on_the_service(
     picture = tmp_path / "sweep.svg"
     argv = ["sweep", "--uniform", "-1", "1", "--sigma2", "1", "--spikes", "3"]
     argv += ["--sizes", "50:150:50", "--trials", "2", "--seed", "5", "--url", url]
-    code = main([*argv, "--plot", str(picture)])
+    code = main([*argv, "-o", str(picture)])
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "done, 6/6 tasks, seed 5" in out.out
     assert "rates: log error = a + rate log n" in out.out
-    assert "sweeping [" in out.err and "6/6" in out.err
+    assert "tasks" in out.err and "sweeping [" not in out.err  # no frames off a terminal
     assert picture.read_bytes().lstrip().startswith(b"<?xml")
+    # --plot, the flag's old name, still writes the picture
+    picture.unlink()
+    assert main([*argv, "--plot", str(picture)]) == 0
+    assert picture.read_bytes().lstrip().startswith(b"<?xml")
+    capsys.readouterr()
     # large enough not to end before it is cancelled (an ended sweep stays as it ended)
     big = ["sweep", "--uniform", "-1", "1", "--sigma2", "1", "--sizes", "1000:2000:1000"]
     code = main([*big, "--trials", "4", "--seed", "5", "--url", url, "--detach", "--json"])
     detached = json.loads(capsys.readouterr().out)
     assert code == 0 and detached["state"] in ("queued", "running")
+    # without --json: the id alone on stdout (ID=$(rmtservice sweep ... --detach))
+    code = main([*big, "--trials", "1", "--seed", "6", "--url", url, "--detach"])
+    out = capsys.readouterr()
+    assert code == 0 and re.fullmatch(r"[0-9a-f]{32}\n", out.out), out.out
+    assert main(["sweep-cancel", out.out.strip(), "--url", url]) == 0
+    capsys.readouterr()
     code = main(["sweep-cancel", detached["id"], "--url", url])
     assert code == 0 and "cancelled" in capsys.readouterr().out
     code = main(["sweep-status", detached["id"], "--url", url, "--json"])

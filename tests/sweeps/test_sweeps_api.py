@@ -117,6 +117,10 @@ async def test_plot_of_a_sweep(cluster: Any) -> None:
         png = await c.get(f"/v1/sweeps/{sid}/plot")
         svg = await c.get(f"/v1/sweeps/{sid}/plot?format=svg")
         again = await c.get(f"/v1/sweeps/{sid}/plot")
+        metrics = (await c.get("/metrics")).text
+    # the pictures' computations count under their route, not <unmatched>
+    assert 'rmt_compute_seconds_count{route="/v1/sweeps/{sweep_id}/plot"} 3' in metrics
+    assert not [line for line in metrics.splitlines() if "<unmatched>" in line]
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert png.content.startswith(b"\x89PNG") and png.content == again.content
     assert svg.headers["content-type"] == "image/svg+xml"

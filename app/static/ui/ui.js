@@ -6,7 +6,9 @@
  * rectangular model Y = S + X: v1/rectangular/..., with the aspect ratio c = p/n, n rows
  * and round(c n) columns, the histogram of singular values binned here), and draws an
  * SVG: density curve, support bands, thresholds, predicted outliers, histogram bars and
- * observed outliers. Each drawn element carries its data coordinates in data- attributes.
+ * observed outliers; "Fit" posts pasted eigenvalues to v1/fit, shows the fitted law and
+ * draws the observed values over it with the fit's edges, thresholds and outliers. Each
+ * drawn element carries its data coordinates in data- attributes.
  * Problem+json errors are shown next to the field their `path` points at.
  */
 (function () {
@@ -58,7 +60,7 @@
   var el = function (id) { return document.getElementById(id); };
   var form = el("controls");
   var svg = el("plot");
-  var state = { theory: null, outliers: null, simulation: null };
+  var state = { theory: null, outliers: null, simulation: null, fit: null };
   var generation = 0;
   var simGeneration = 0;
   var timer = null;
@@ -150,6 +152,7 @@
     if (parts[0] === "aspect_ratio") return "aspect-ratio";
     if (parts[0] === "n" || parts[0] === "rows" || parts[0] === "cols") return "n";
     if (parts[0] === "seed") return "seed";
+    if (parts[0] === "eigenvalues") return "observed";
     if (parts[0] === "measure") {
       if (law === "json") return "measure-json";
       if (law === "atoms") return "atoms";
@@ -358,6 +361,60 @@
     );
   }
 
+  /* ---------- fitting an observed spectrum ---------- */
+
+  // POST v1/fit, then show the fitted law (its centre as one atom, its sigma2, the
+  // outliers' spikes) with the observed values over it
+  function runFit() {
+    var values;
+    el("err-observed").textContent = "";
+    el("observed").removeAttribute("aria-invalid");
+    try {
+      values = numbers("observed", false);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      fieldError(err.field, err.message);
+      return Promise.resolve();
+    }
+    var button = el("fit");
+    button.disabled = true;
+    setStatus("fitting " + values.length + " eigenvalues...");
+    return post("v1/fit", { eigenvalues: values, bootstrap: 0 }).then(
+      function (answer) {
+        button.disabled = false;
+        setStatus("");
+        if (!answer.ok) {
+          showProblem(answer.data);
+          return;
+        }
+        state.fit = { values: values, result: answer.data };
+        el("law").value = "atoms";
+        el("atoms").value = fmt(answer.data.center, 8);
+        el("sigma2").value = fmt(answer.data.sigma2, 8);
+        el("spikes").value = answer.data.outliers.map(function (o) { return fmt(o.spike, 8); }).join(", ");
+        showLaw();
+        update();
+      },
+      function (err) {
+        button.disabled = false;
+        fieldError("general", "request failed: " + err.message);
+        setStatus("");
+      }
+    );
+  }
+
+  // density histogram of the observed values: [{lower, upper, density}]
+  function observedBars(values) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    var bins = Math.max(10, Math.min(120, Math.round(Math.sqrt(values.length))));
+    var width = (hi - lo) / bins || 1;
+    var counts = new Array(bins).fill(0);
+    values.forEach(function (v) { counts[Math.min(bins - 1, Math.floor((v - lo) / width))] += 1; });
+    return counts.map(function (c, i) {
+      return { lower: lo + i * width, upper: lo + (i + 1) * width, density: c / (values.length * width) };
+    });
+  }
+
   // a rectangular simulation as the symmetric one's answer: its singular values, pooled
   // over trials, in BINS equal bins (density: counts / (total x width))
   function binned(sim) {
@@ -437,12 +494,15 @@
     var observed = sim ? sim.outliers.filter(function (o) { return o.observed !== null; }) : [];
     if (hist) xs.push(hist.edges[0], hist.edges[hist.edges.length - 1]);
     observed.forEach(function (o) { xs.push(o.observed); });
+    var fitted = state.fit, fitBars = fitted ? observedBars(fitted.values) : [];
+    if (fitted) xs.push(fitBars[0].lower, fitBars[fitBars.length - 1].upper);
     var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
     var pad = (xmax - xmin) * 0.05 || 1;
     xmin -= pad;
     xmax += pad;
     var ymax = Math.max.apply(null, theory.density.filter(function (v) { return v !== null; }));
     if (hist) ymax = Math.max(ymax, Math.max.apply(null, hist.density));
+    fitBars.forEach(function (b) { ymax = Math.max(ymax, b.density); });
     if (!(ymax > 0)) ymax = 1;
     ymax *= 1.08;
     var sx = function (x) { return left + ((x - xmin) / (xmax - xmin)) * (W - left - right); };
@@ -488,6 +548,34 @@
           height: Math.max(sy(0) - sy(d), 0), "data-lower": a, "data-upper": b,
           "data-density": d, "data-count": hist.counts[i],
         }, bars);
+      });
+    }
+
+    // the observed spectrum and its fit's marks
+    if (fitted) {
+      var fitMarks = node("g", { id: "fit-marks" }, svg);
+      fitBars.forEach(function (b) {
+        node("rect", {
+          class: "observed-bar", x: sx(b.lower), y: sy(b.density),
+          width: Math.max(sx(b.upper) - sx(b.lower), 0.5), height: Math.max(sy(0) - sy(b.density), 0),
+          "data-lower": b.lower, "data-upper": b.upper, "data-density": b.density,
+        }, fitMarks);
+      });
+      var r = fitted.result;
+      [["fit-edge", r.bulk.lower], ["fit-edge", r.bulk.upper],
+        ["fit-threshold", r.edge_threshold], ["fit-threshold", r.lower_edge_threshold]]
+        .forEach(function (mark) {
+          if (mark[1] === null || mark[1] < xmin || mark[1] > xmax) return;
+          node("line", {
+            class: mark[0], x1: sx(mark[1]), x2: sx(mark[1]), y1: top, y2: H - bottom, "data-x": mark[1],
+          }, fitMarks);
+        });
+      r.outliers.forEach(function (o) {
+        var x = sx(o.value), y = H - bottom;
+        node("path", {
+          class: "fit-outlier", d: "M" + x + " " + (y - 16) + "l6 8l-6 8l-6 -8z",
+          "data-x": o.value, "data-spike": o.spike, "data-p-value": o.p_value,
+        }, fitMarks);
       });
     }
 
@@ -567,6 +655,26 @@
       });
     }
     renderSimulation();
+    renderFit();
+  }
+
+  function renderFit() {
+    var list = el("fit-list");
+    list.textContent = "";
+    if (!state.fit) {
+      item(list, "none yet: paste eigenvalues and press Fit");
+      return;
+    }
+    var r = state.fit.result;
+    item(list, "sigma2 " + fmt(r.sigma2, 6) + " [" + fmt(r.sigma2_interval[0], 5) + ", " +
+      fmt(r.sigma2_interval[1], 5) + "] (" + r.sigma2_interval_method + ")");
+    item(list, "bulk [" + fmt(r.bulk.lower, 6) + ", " + fmt(r.bulk.upper, 6) + "], threshold " +
+      fmt(r.edge_threshold, 6) + " (alpha " + r.alpha + ")");
+    r.outliers.forEach(function (o) {
+      item(list, "outlier " + fmt(o.value, 6) + " (p = " + fmt(o.p_value, 3) + "): spike " +
+        fmt(o.spike, 6) + ", overlap " + fmt(o.overlap, 3));
+    });
+    item(list, r.verdict.message);
   }
 
   function renderSimulation() {
@@ -609,6 +717,7 @@
     update();
   });
   el("simulate").addEventListener("click", simulate);
+  el("fit").addEventListener("click", runFit);
   render();
   update();
 })();
