@@ -12,7 +12,7 @@ DEV_LOCK     := requirements/dev.lock
 SERVE_STAMP  := $(VENV)/.installed-service
 STAMP        := $(VENV)/.installed
 
-.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise lint lock container-check install install-service clean
+.PHONY: docs serve test chromium nginx wrk model test-fast openapi clients test-clients bench bench-io bench-rect bench-sim bench-sweep bench-load bench-fit bench-denoise bench-analyze lint lock container-check install install-service clean
 
 # The package itself goes in editable and without dependencies: they all come from a lock.
 $(SERVE_STAMP): $(SERVICE_LOCK) pyproject.toml
@@ -157,6 +157,13 @@ bench-fit: $(STAMP)
 bench-denoise: $(STAMP)
 	-$(PIP) -e '.[bench]'
 	$(PY) bench/bench_denoise.py
+
+# rmtservice analyze on the real model against its SVDs alone (1 and 2 BLAS threads), and
+# WeightWatcher's analyze on the same file (the bench extra; it installs without torch and
+# reads the file's tensors as a state dict; skipped with the reason when it cannot run).
+bench-analyze: $(STAMP) $(MODEL)
+	-$(PIP) -e '.[bench]'
+	$(PY) bench/bench_analyze.py
 
 # The rectangular model: density (10^4, 10^6 atoms) against a damped fixed point of the
 # Dozier-Silverstein equation, an SVD and histogram, simulate against svdvals (issue 15).

@@ -19,8 +19,9 @@ weight matrix (2-D tensors, and convolution kernels ``(out, in, k...)`` read as
 The decomposition is computed once and shared by the fit and the denoiser, so a
 tensor costs one SVD plus the fit's and the shrinkage's work on its ``min(n, p)``
 values. Tensors that are not matrices (biases, norms, integer tensors) and matrices
-with fewer than ``MIN_VALUES`` singular values are listed as skipped, with the reason;
-they are copied unchanged into ``out``.
+with fewer than ``MIN_VALUES`` singular values or a spectrum the fit refuses (a zero or
+constant matrix) are listed as skipped, with the reason; they are copied unchanged into
+``out``.
 
 ``energy_kept`` is ``||W_hat||_F^2 / ||W||_F^2``, the share of the matrix's squared
 Frobenius norm left in the denoised matrix of the method used (``sum v_i^2 / sum y_i^2``
@@ -216,7 +217,12 @@ def _check_options(method: str, alpha: float, bootstrap: int) -> None:
         raise InvalidParameter(
             f"method must be one of {', '.join(METHODS)}; got {method!r}", field="method"
         )
-    a = float(alpha)
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameter(
+            f"alpha must be a number in (0, 1), got {alpha!r}", field="alpha"
+        ) from exc
     if not 0.0 < a < 1.0:
         raise InvalidParameter(f"alpha must be in (0, 1), got {alpha!r}", field="alpha")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
@@ -418,7 +424,9 @@ def _rows(
         else:
             try:
                 rows.append(_one(name, a, info, opts, spill, started))
-            except NoConvergence as exc:
+            except (NoConvergence, InvalidParameter) as exc:
+                # a spectrum the fit cannot take (a zero matrix, entries too large): this
+                # tensor is skipped, with why, and copied unchanged into ``out``
                 skipped.append(Skipped(info.name, info.shape, info.dtype, f"no fit: {exc}"))
         del a
         if progress is not None:

@@ -49,10 +49,12 @@ COLUMNS = (
 )
 
 
+#: rmtservice.analyze.METHODS, written out: building the parser imports no numeric core
+METHODS = ("auto", "hard", "optimal_hard", "shrink", "rie", "none")
+
+
 def add_parser(sub: Any) -> None:
     """Register ``analyze`` on the subcommands of ``rmtservice``."""
-    from rmtservice.analyze import METHODS
-
     p = sub.add_parser("analyze", help="fit every weight matrix of a model file")
     p.add_argument("model_file", metavar="MODEL_FILE", help=".safetensors, .npz or .npy")
     p.add_argument("--tensor", action="append", metavar="NAME",

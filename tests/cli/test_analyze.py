@@ -168,6 +168,40 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "missing.safetensors" in err
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = small_model(tmp_path / "m.safetensors")
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert main(["analyze", str(src), "--csv"]) == 0
+    bar = term.getvalue()
+    assert bar.count("\r") == 4 and "4/4" in bar and bar.endswith("\n")
+    assert "analyzing" not in capsys.readouterr().out  # stdout holds the CSV only
+    term2 = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term2)
+    assert main(["analyze", str(src), "--csv", "--quiet"]) == 0
+    assert term2.getvalue() == ""
+
+
+def test_parser_needs_no_core() -> None:
+    """Building the parser (every subcommand's) imports no numeric core; its methods are
+    the library's."""
+    from rmtservice.analyze import METHODS
+    from rmtservice.client import _analyze_cli
+
+    assert _analyze_cli.METHODS == METHODS
+    code = "import sys; from rmtservice.client.cli import _parser; _parser(); "
+    code += "print('rmtservice.analyze' in sys.modules, 'scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
 def test_closed_stdout_no_traceback(tmp_path: Path) -> None:
     src = small_model(tmp_path / "m.safetensors")
     proc = subprocess.Popen(

@@ -159,6 +159,10 @@ def test_bad_files(tmp_path: Path) -> None:
     truncated.write_bytes(good.read_bytes()[:-100])
     with pytest.raises(InvalidParameter, match=r"cut\.safetensors"):
         analyze(truncated)
+    header = tmp_path / "garbage.safetensors"
+    header.write_bytes(b"not a weight file at all, just text")
+    with pytest.raises(InvalidParameter, match=r"garbage\.safetensors"):
+        analyze(header)
     with pytest.raises(InvalidParameter, match=r"'v'.*'w'"):
         analyze(good, names=["v"])
     small = tmp_path / "small.npz"
@@ -169,3 +173,19 @@ def test_bad_files(tmp_path: Path) -> None:
         analyze(good, method="prune")
     with pytest.raises(InvalidParameter, match="no such folder"):
         analyze(good, out=tmp_path / "nowhere" / "d.safetensors")
+
+
+def test_matrices_the_fit_refuses_are_skipped(tmp_path: Path) -> None:
+    src, out = tmp_path / "m.npz", tmp_path / "d.npz"
+    w = spiked(60, 40, (5.0,), seed=6)
+    np.savez(src, zero=np.zeros((60, 40)), ok=w, small=np.zeros((60, 40)) + 1e-300 * w)
+    a = analyze(src, out=out)
+    assert [r.name for r in a.tensors] == ["ok"]
+    reasons = {s.name: s.reason for s in a.skipped}
+    assert set(reasons) == {"zero", "small"}
+    assert all(r.startswith("no fit: ") for r in reasons.values())
+    with np.load(out) as z:
+        assert np.array_equal(z["zero"], np.zeros((60, 40)))
+        assert np.array_equal(z["small"], 1e-300 * w)
+    with pytest.raises(InvalidParameter, match="alpha must be a number"):
+        analyze(src, alpha="high")  # type: ignore[arg-type]
