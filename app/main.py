@@ -21,7 +21,19 @@ from starlette.middleware.cors import CORSMiddleware
 
 import rmtservice as rs
 from app import problems
-from app.api import docs, fit, limit, meta, plot, rectangular, simulation, sweeps, ui
+from app.api import (
+    analyze,
+    denoise,
+    docs,
+    fit,
+    limit,
+    meta,
+    plot,
+    rectangular,
+    simulation,
+    sweeps,
+    ui,
+)
 from app.api.openapi import build_openapi
 from app.http.middleware import (
     ApiKeyAuth,
@@ -133,10 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         limit.router,
         simulation.router,
-        rectangular.router,
         fit.router,
+        rectangular.router,
         plot.router,
         sweeps.router,
+        denoise.router,
+        analyze.router,
         meta.router,
         docs.router,
         ui.router,
@@ -146,7 +160,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.mount_site(app, settings.docs_site_dir)
     # added innermost first
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+        upload_paths=denoise.UPLOAD_PATHS,
+    )
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     if settings.api_keys:
         app.add_middleware(ApiKeyAuth, keys=settings.api_keys)

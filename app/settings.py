@@ -30,6 +30,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="largest request body, in bytes (else 413)"
     )
+    max_upload_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        description="largest binary upload (a .npy, .npz or .safetensors body of "
+        "/v1/denoise and /v1/analyze), in bytes (else 413); counted as it streams in",
+    )
+    max_denoise_rows: int = Field(
+        65_536, ge=1, description="rows of the matrix of /v1/denoise (and of each tensor analysed)"
+    )
+    max_denoise_cols: int = Field(
+        65_536, ge=1, description="columns of the matrix of /v1/denoise (and of each tensor)"
+    )
+    max_analyze_tensors: int = Field(
+        1_000, ge=1, description="matrices analysed by one /v1/analyze request"
+    )
     max_atoms: int = Field(
         100_000, ge=1, description="atoms in one measure, summed over a mixture's components"
     )

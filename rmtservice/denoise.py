@@ -57,6 +57,7 @@ relative error is always finite; the zero estimate has relative error 1.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -68,6 +69,8 @@ from rmtservice import rectangular as rr
 from rmtservice._solve import MAX_ABS, check_sigma2
 from rmtservice.density import boundary_values
 from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.fit import DEFAULT_BOOTSTRAP, Fit
+from rmtservice.fit import fit as fit_spectrum
 from rmtservice.measures import Measure
 
 __all__ = [
@@ -597,6 +600,10 @@ class Denoised:
         With ``output="factors"``.
     matrix : ndarray or None
         With ``output="matrix"``.
+    fit : Fit or None
+        The fit of the observed spectrum (:func:`rmtservice.fit.fit`) when ``sigma2``
+        was not given (its noise level, centre and verdict were used) or a fit was asked
+        for; else None.
     """
 
     model: str
@@ -610,6 +617,7 @@ class Denoised:
     error: float | None = None
     factors: Factors | None = None
     matrix: FloatArray | None = None
+    fit: Fit | None = None
 
     @property
     def sigma2(self) -> float:
@@ -783,7 +791,7 @@ def _check_options(method: str, output: str) -> None:
 
 def denoise(
     matrix: ArrayLike,
-    sigma2: float,
+    sigma2: float | None = None,
     *,
     method: str = "auto",
     model: str | None = None,
@@ -792,16 +800,23 @@ def denoise(
     eta: float | None = None,
     noise_bulk: bool | None = None,
     signal: ArrayLike | None = None,
+    with_fit: bool | None = None,
+    alpha: float = 0.01,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int | None = None,
 ) -> Denoised:
-    """Denoise a matrix observed with noise of known variance.
+    """Denoise a matrix observed with noise of known or fitted variance.
 
     Parameters
     ----------
     matrix : array_like
         The observed n x p matrix (``S + X``) or symmetric n x n one (``H + W``).
-    sigma2 : float
+    sigma2 : float, optional
         The noise variance: entries of X of variance ``sigma2/n`` (n rows); W with
-        off-diagonal variance ``sigma2/n`` (docs/theory/symmetric.md and rectangular.md).
+        off-diagonal variance ``sigma2/n`` (docs/theory/symmetric.md and
+        rectangular.md). Not given: the spectrum is fitted (:func:`rmtservice.fit.fit`,
+        the model "noise plus spikes") and the fit's noise level, centre (wigner, unless
+        ``centre`` is given) and verdict (as ``noise_bulk``, unless given) are used.
     method : {"auto", "hard", "optimal_hard", "shrink", "rie", "none", "oracle"}
         ``auto`` takes the smallest predicted error; ``oracle`` needs ``signal``.
     model : {"wigner", "rectangular"}, optional
@@ -813,6 +828,13 @@ def denoise(
         See :func:`shrinkage`.
     signal : array_like, optional
         The true signal (tests and benchmarks): enables ``oracle`` and ``error``.
+    with_fit : bool, optional
+        Fit the spectrum and return the fit (default: only when ``sigma2`` is not given;
+        it must be then). With ``sigma2`` given, the fit takes it as known and only
+        informs (outliers, goodness of fit, verdict).
+    alpha, bootstrap, seed
+        Passed to :func:`rmtservice.fit.fit` (the level of its outlier tests, its
+        replicates and their seed).
 
     Returns
     -------
@@ -823,7 +845,8 @@ def denoise(
     InvalidParameter
         A matrix that is not 2-D, empty or not finite; ``sigma2 <= 0``; a non-symmetric
         matrix with model ``wigner``; an unknown method, model or output; ``oracle``
-        without ``signal``.
+        without ``signal``; no ``sigma2`` for a matrix too small to fit (fewer than 10
+        values) or ``with_fit=False`` without ``sigma2``.
 
     Examples
     --------
@@ -833,9 +856,41 @@ def denoise(
     >>> d = denoise(s + rng.standard_normal((n, p)) / np.sqrt(n), 1.0, output="matrix")
     >>> d.method, d.rank, d.matrix.shape
     ('shrink', 2, (300, 150))
+    >>> f = denoise(s + rng.standard_normal((n, p)) / np.sqrt(n), seed=0)
+    >>> f.method, f.rank, round(f.sigma2, 1), f.fit.verdict.noise_plus_spikes
+    ('shrink', 2, 1.0, True)
     """
     _check_options(method, output)
+    if sigma2 is None and with_fit is False:
+        raise InvalidParameter(
+            "without sigma2 the noise level is fitted: with_fit cannot be False",
+            field="sigma2",
+        )
     a = _matrix(matrix)
+    model = _model(a, model)
+    vectors = output != "values" or method == "oracle" or signal is not None
+    raw, vecs = _decompose(a, model, vectors)
+    shape = None if model == "wigner" else (a.shape[0], a.shape[1])
+    fitted = None
+    if sigma2 is None or with_fit:
+        fitted = _fit(raw, model, a.shape, sigma2, alpha, bootstrap, seed)
+    if sigma2 is None:
+        assert fitted is not None
+        sigma2 = fitted.sigma2
+        if model == "wigner" and centre is None:
+            centre = fitted.center
+        if noise_bulk is None:
+            noise_bulk = fitted.verdict.noise_plus_spikes
+    sp, order = _spectrum(raw, sigma2, model, shape, centre)
+    d = _finish(sp, order, vecs, method, output, eta, noise_bulk, signal)
+    if fitted is None:
+        return d
+    reason = d.reason if fitted.sigma2_interval.method == "given" else d.reason + _fitted(fitted)
+    return dataclasses.replace(d, fit=fitted, reason=reason)
+
+
+def _model(a: FloatArray, model: str | None) -> str:
+    """The model of a matrix: given (and checked), or told by its symmetry."""
     asym = _asymmetry(a)
     if model is None:
         model = "wigner" if asym <= SYMMETRY_RTOL else "rectangular"
@@ -847,22 +902,63 @@ def denoise(
             else f"model wigner needs a square symmetric matrix, got shape {a.shape}",
             field="matrix",
         )
-    vectors = output != "values" or method == "oracle" or signal is not None
+    return model
+
+
+def _decompose(a: FloatArray, model: str, vectors: bool) -> tuple[FloatArray, Vectors | None]:
+    """The eigen/singular values, and the vectors ``(u, vt)`` when asked for."""
     if model == "wigner":
         sym = 0.5 * (a + a.T)
         if vectors:
             lam, v = scipy.linalg.eigh(sym, check_finite=False)
-            return _eigh_finish(lam, v, sigma2, method, output, centre, eta, noise_bulk, signal)
-        lam = scipy.linalg.eigvalsh(sym, check_finite=False)
-        sp, order = _spectrum(lam, sigma2, model, None, centre)
-        return _finish(sp, order, None, method, output, eta, noise_bulk, signal)
+            return lam, (v, v.T)
+        return scipy.linalg.eigvalsh(sym, check_finite=False), None
     if vectors:
         u, y, vt = scipy.linalg.svd(a, full_matrices=False, check_finite=False)
-        sp, order = _spectrum(y, sigma2, model, a.shape, centre)
-        return _finish(sp, order, (u, vt), method, output, eta, noise_bulk, signal)
-    y = scipy.linalg.svdvals(a, check_finite=False)
-    sp, order = _spectrum(y, sigma2, model, a.shape, centre)
-    return _finish(sp, order, None, method, output, eta, noise_bulk, signal)
+        return y, (u, vt)
+    return scipy.linalg.svdvals(a, check_finite=False), None
+
+
+def _fit(
+    raw: FloatArray,
+    model: str,
+    shape: tuple[int, ...],
+    sigma2: float | None,
+    alpha: float,
+    bootstrap: int,
+    seed: int | None,
+) -> Fit:
+    """The fit of the values, listed in descending order (a matrix's outlier indices)."""
+    values = np.sort(raw)[::-1]
+    wigner = model == "wigner"
+    try:
+        return fit_spectrum(
+            eigenvalues=values if wigner else None,
+            singular_values=None if wigner else values,
+            shape=None if wigner else (shape[0], shape[1]),
+            sigma2=sigma2,
+            alpha=alpha,
+            bootstrap=bootstrap,
+            seed=seed,
+            deconvolve=False,
+        )
+    except InvalidParameter as exc:
+        if exc.field not in ("eigenvalues", "singular_values", "shape"):
+            raise
+        raise InvalidParameter(
+            f"{exc.message}: the noise level cannot be fitted; pass sigma2", field="matrix"
+        ) from exc
+
+
+def _fitted(f: Fit) -> str:
+    """What the reason adds when the noise level was fitted."""
+    if f.verdict.noise_plus_spikes:
+        return f"; sigma2 = {f.sigma2:.4g} fitted (the spectrum looks like noise plus spikes)"
+    return (
+        f"; sigma2 = {f.sigma2:.4g} fitted, but the bulk does not look like noise plus "
+        "spikes: the fitted level then includes the signal's bulk (pass the known sigma2, "
+        "e.g. the initialisation's variance times n, for a better estimate)"
+    )
 
 
 def _eigh_finish(

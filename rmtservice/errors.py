@@ -97,10 +97,16 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "The request line and headers are larger than the configured max_header_bytes.",
     ),
     "body-too-large": ProblemType(
-        413, "Request body too large", "The body is larger than the configured max_body_bytes."
+        413,
+        "Request body too large",
+        "The body is larger than the configured max_body_bytes (a weight file uploaded to "
+        "/v1/denoise or /v1/analyze: max_upload_bytes).",
     ),
     "unsupported-media-type": ProblemType(
-        415, "Unsupported media type", "Request bodies must be sent as application/json."
+        415,
+        "Unsupported media type",
+        "Request bodies must be sent as application/json (/v1/denoise and /v1/analyze also "
+        "take a weight file: application/octet-stream or application/vnd.safetensors).",
     ),
     "validation-error": ProblemType(
         422,

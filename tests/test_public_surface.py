@@ -43,7 +43,7 @@ CORE = [
     "stieltjes",
     "support",
 ]
-SDK = ["AsyncClient", "Client", "LocalClient", "ServiceError"]
+SDK = ["AsyncClient", "Client", "DenoisedArray", "LocalClient", "ServiceError"]
 
 
 def test_core_exports() -> None:

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from app.api.examples import PROBLEMS
 from app.settings import Settings
 from rmtservice.vocabulary import PROBLEM_MEDIA_TYPE
+from rmtservice.wire.denoise import DenoiseRequest
 from rmtservice.wire.schemas import Problem
 
 __all__ = ["COMPUTE_PROBLEMS", "build_openapi", "problem_responses"]
@@ -153,6 +154,8 @@ SCHEMA_LIMITS = [
     ("SweepRequest", "sizes.items", "maximum", "max_sweep_n"),
     ("SweepRequest", "trials", "maximum", "max_sweep_tasks"),
     ("SweepRequest", "spikes", "maxItems", "max_spikes"),
+    ("MatrixEntries", "entries", "maxItems", "max_denoise_rows"),
+    ("MatrixEntries", "entries.items", "maxItems", "max_denoise_cols"),
     ("PlotRequest", "observed", "maxItems", "max_fit_values"),
     ("FitRequest", "eigenvalues", "maxItems", "max_fit_values"),
     ("FitRequest", "singular_values", "maxItems", "max_fit_values"),
@@ -160,6 +163,8 @@ SCHEMA_LIMITS = [
     ("FitMatrix", "entries", "maxItems", "max_fit_matrix_rows"),
     ("FitMatrix", "entries.items", "maxItems", "max_fit_matrix_rows"),
 ]
+#: request bodies that routes read themselves (JSON or a file): their schemas
+BODY_MODELS = (DenoiseRequest,)
 
 
 def _state_limit(prop: dict[str, Any], path: list[str], keyword: str, value: int) -> None:
@@ -207,6 +212,7 @@ TAGS = [
     {"name": "limit", "description": "The limiting spectrum of `H + W`."},
     {"name": "outliers", "description": "Spikes of `H` and the outliers they produce."},
     {"name": "simulation", "description": "Monte Carlo spectra of `H + W`."},
+    {"name": "denoising", "description": "Denoised matrices and weight files."},
     {"name": "fit", "description": "Observed spectra: noise level, bulk edge, outliers, spikes."},
     {
         "name": "rectangular",
@@ -242,6 +248,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
+    for model in BODY_MODELS:
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(body.pop("$defs", {}))
+        schemas[model.__name__] = body
     _state_limits(schemas, app.state.settings)
     spec["components"]["securitySchemes"] = SECURITY_SCHEMES
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -34,7 +34,14 @@ from numpy.typing import NDArray
 from app.problems import MalformedJSON, UnsupportedMediaType, clip
 from rmtservice.errors import LimitExceeded
 
-__all__ = ["StrictJSONRequest", "StrictJSONRoute", "json_depth", "json_width", "strict_loads"]
+__all__ = [
+    "StrictJSONRequest",
+    "StrictJSONRoute",
+    "is_json",
+    "json_depth",
+    "json_width",
+    "strict_loads",
+]
 
 _QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
 _OPEN, _CLOSE = (ord("["), ord("{")), (ord("]"), ord("}"))
@@ -175,7 +182,8 @@ def strict_loads(body: bytes, max_depth: int, max_items: int | None = None) -> A
         raise MalformedJSON(f"malformed JSON: {exc}") from None
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON (``application/json``, ``application/*+json``)."""
     if not content_type:
         return False
     if content_type == "application/json":  # what clients send (no parameters to parse)
@@ -240,7 +248,7 @@ class StrictJSONRoute(APIRoute):
             request = StrictJSONRequest(request.scope, request.receive)
             body = await request.body() if field is not None else b""
             if body:
-                if not _is_json(request.headers.get("content-type")):
+                if not is_json(request.headers.get("content-type")):
                     raise UnsupportedMediaType(
                         "send the body as JSON with the header Content-Type: application/json"
                     )

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http.body import is_json
 from app.problems import BodyTooLarge, RequestTimeout, internal_error, problem_response
 from app.runtime.compute import RequestContext
 from app.runtime.metrics import Metrics
@@ -108,22 +109,43 @@ class BodySizeLimit:
 
     A ``Content-Length`` over the limit is refused before any body is read; a chunked
     (or lying) body is counted as it streams and refused as soon as it passes the limit.
+    On ``upload_paths``, a body that is not JSON (a weight file) has its own limit,
+    ``upload_bytes``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        upload_bytes: int | None = None,
+        upload_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = max_bytes if upload_bytes is None else upload_bytes
+        self.upload_paths = upload_paths
 
-    def _too_large(self, size: str) -> BodyTooLarge:
-        return BodyTooLarge(f"the request body is {size}; the limit is {self.max_bytes} bytes")
+    def _limit(self, scope: Scope, headers: Headers) -> tuple[int, str]:
+        """The limit of this request's body, and how a refusal words it."""
+        ctype = headers.get("content-type")
+        if scope["path"] in self.upload_paths and ctype and not is_json(ctype):
+            return self.upload_bytes, "uploaded file"
+        return self.max_bytes, "request body"
+
+    def _too_large(self, what: str, size: str, limit: int) -> BodyTooLarge:
+        setting = " (max_upload_bytes in /v1/info)" if what == "uploaded file" else ""
+        return BodyTooLarge(f"the {what} is {size}; the limit is {limit} bytes{setting}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            exc = self._too_large(f"{int(declared)} bytes")
+        headers = Headers(scope=scope)
+        limit, what = self._limit(scope, headers)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            exc = self._too_large(what, f"{int(declared)} bytes", limit)
             await problem_response(scope, exc.slug, exc.detail)(scope, receive, send)
             return
         received = 0
@@ -133,8 +155,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self._too_large(f"more than {self.max_bytes} bytes")
+                if received > limit:
+                    raise self._too_large(what, f"more than {limit} bytes", limit)
             return message
 
         started = False

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from app.settings import Settings
 from rmtservice.errors import DeadlineExceeded, LimitExceeded
+from rmtservice.wire.analyze import AnalyzeJob
+from rmtservice.wire.denoise import DenoiseJob
 from rmtservice.wire.fit import FitRequest, bootstrap_replicates
 from rmtservice.wire.rectangular import (
     RectangularDensityRequest,
@@ -108,6 +110,17 @@ def cost(req: BaseModel) -> int | None:
 # ------------------------------------------------------------------- time
 
 
+@dataclass(frozen=True)
+class LapackEstimate:
+    """A lower bound of a request's LAPACK work in units of ``n^3`` (one symmetric
+    eigenvalue solve, ``syevd``, of size n), and how a refusal names it."""
+
+    work: float
+    field: str
+    what: str
+    advice: str
+
+
 #: seconds of LAPACK's SVD (gesdd) of an ``n x p`` matrix, values only, per ``n p m``
 #: (``m = min(n, p)``, ``M = max(n, p)``), in units of the symmetric eigenvalues'
 #: seconds per ``n^3``: ``SVD_BASE + SVD_SLOPE m / M``, fitted below what was measured
@@ -132,10 +145,15 @@ def _rectangular_work(req: RectangularSimulateRequest) -> float:
 
 
 def lapack_work(req: BaseModel) -> float | None:
-    """A lower bound of the LAPACK work of a simulation, in units of ``n^3`` (``None``:
-    no simulation). A full spectrum (``syevd``) is one unit a trial; eigenvectors two
+    """A lower bound of the LAPACK work of a request, in units of ``n^3`` (``None``:
+    none to speak of). From its row of :data:`RULES` where it has one (``lapack``); for
+    a simulation: a full spectrum (``syevd``) is one unit a trial; eigenvectors two
     (they cost three to four); ``top``/``bottom`` one each for LAPACK's subset solver, none
     where Lanczos is used (few of many, ``n >= 400``: ``O(n^2)`` a step); float32 half."""
+    rules = RULES.get(type(req))
+    if rules is not None and rules.lapack is not None:
+        estimate = rules.lapack(req)
+        return None if estimate is None else estimate.work
     if isinstance(req, PlotRequest) and req.simulate is not None:
         if req.model == "rectangular":
             n, p = req.simulate.n, req.cols
@@ -164,6 +182,10 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
     """Refuse (``DeadlineExceeded``, 503) a simulation whose LAPACK work alone, at the
     speed measured here, passes the deadline: it cannot finish, and would hold a worker
     until it is stopped."""
+    rules = RULES.get(type(req))
+    if rules is not None and rules.lapack is not None:
+        _check_estimate(rules.lapack(req), settings, seconds_per_n3)
+        return
     work = lapack_work(req)
     if work is None:
         return
@@ -194,6 +216,21 @@ def check_time(req: BaseModel, settings: Settings, seconds_per_n3: float) -> Non
         )
 
 
+def _check_estimate(
+    estimate: LapackEstimate | None, settings: Settings, seconds_per_n3: float
+) -> None:
+    if estimate is None:
+        return
+    seconds = estimate.work * seconds_per_n3
+    if seconds > settings.deadline_seconds:
+        raise DeadlineExceeded(
+            f"{estimate.field}: {estimate.what} needs at least {seconds:.3g} s of LAPACK "
+            f"here, over the deadline of {settings.deadline_seconds:g} s (deadline_seconds "
+            f"in /v1/info); {estimate.advice}",
+            field=estimate.field,
+        )
+
+
 # ----------------------------------------------------------------- memory
 
 
@@ -208,6 +245,8 @@ class MemoryEstimate:
     per_trial: int
     at_once: int
     shared: int = 0
+    #: a request that is not a simulation: what needs the memory, and the advice
+    what: str | None = None
 
     @property
     def total(self) -> int:
@@ -285,6 +324,12 @@ def _memory(req: BaseModel, settings: Settings) -> None:
     if estimate is None or estimate.total <= budget:
         return
     e = estimate
+    if e.what is not None:
+        raise LimitExceeded(
+            f"{e.field}: {e.what} needs about {_mb(e.total)}, over the memory budget of "
+            f"{_mb(budget)} (memory_budget_bytes in /v1/info)",
+            field=e.field,
+        )
     trials = "1 trial at a time" if e.at_once == 1 else f"{e.at_once} trials at once"
     if isinstance(req, RectangularSimulateRequest):
         raise LimitExceeded(
@@ -330,11 +375,13 @@ Limit = tuple[str, int, str, str]
 class Rules:
     """What the limits know of one request type: its sizes under a setting, the points
     where it evaluates the limit (its cost; ``None``: a simulation or a picture), and
-    the memory its matrices take. A new endpoint adds one row to :data:`RULES`."""
+    the memory its matrices take, and its LAPACK work. A new endpoint adds one row to
+    :data:`RULES`."""
 
     limits: Callable[[Any], Iterable[Limit]]
     points: Callable[[Any], int] | None = None
     memory: Callable[[Any, Settings], MemoryEstimate | None] | None = None
+    lapack: Callable[[Any], LapackEstimate | None] | None = None
     #: the cost directly, for a request without a measure (overrides ``points``)
     cost: Callable[[Any], int] | None = None
 
@@ -397,6 +444,106 @@ def _plot_limits(req: PlotRequest) -> Iterator[Limit]:
     if req.simulate is not None and req.model == "rectangular":
         yield "simulate.n", req.simulate.n, "max_rect_rows", "row count"
         yield "simulate.n", req.cols, "max_rect_cols", "column count (aspect_ratio x n)"
+
+
+# denoising: the SVD as for the rectangular simulation (``_svd_work``; with the vectors,
+# measured 5.6-6.9 m^2 M, twice the values'), the symmetric eigenvalues 1.0 n^3 (with
+# the vectors 2.8), in units of syevd's n^3 with one BLAS thread. Lower bounds with a
+# margin (nothing is refused that would have finished in time: checked by
+# tests/api/test_denoise_api.py). The fit's bootstrap (about 7000 m M units: 0.3 s at
+# 1000 x 500) is not counted: its replicates are cached per shape and seed, so that a
+# repeated request costs nothing there; the worker's kill past the deadline bounds it
+EIGH_WORK = {False: 0.8, True: 2.0}
+#: = rmtservice.denoise.CHUNK (not imported: the web layer loads no scipy until it computes)
+RIE_CHUNK = 256
+
+
+#: the share of the measured speed the denoising estimates assume (SVD_BASE's model is
+#: fitted at what was measured, for a simulation; a refused denoising must not have fit)
+DENOISE_MARGIN = 0.7
+
+
+def _svd_work(rows: int, cols: int, vectors: bool) -> float:
+    """LAPACK's SVD of a ``rows x cols`` matrix in units of ``n^3`` (``SVD_BASE``), with
+    ``DENOISE_MARGIN``."""
+    m, big = min(rows, cols), max(rows, cols)
+    values = DENOISE_MARGIN * (SVD_BASE + SVD_SLOPE * m / big) * float(m) * m * big
+    return 2.0 * values if vectors else values
+
+
+def _denoise_limits(req: DenoiseJob) -> Iterator[Limit]:
+    rows, cols = req.shape
+    yield req.field, rows, "max_denoise_rows", "row count"
+    yield req.field, cols, "max_denoise_cols", "column count"
+
+
+def _vectors(req: DenoiseJob) -> bool:
+    return req.options.output != "values"
+
+
+def _denoise_lapack(req: DenoiseJob) -> LapackEstimate:
+    rows, cols = req.shape
+    vectors = _vectors(req)
+    if rows == cols and req.options.model != "rectangular":
+        work = EIGH_WORK[vectors] * float(rows) ** 3  # symmetric or not: the lower bound
+    else:
+        work = _svd_work(rows, cols, vectors)
+    return LapackEstimate(
+        work,
+        req.field,
+        f"a {rows} x {cols} matrix" + (" with its vectors" if vectors else ""),
+        "send a smaller matrix" + (" or ask for output values" if vectors else ""),
+    )
+
+
+def _denoise_memory(req: DenoiseJob, settings: Settings) -> MemoryEstimate:
+    """The matrix (float64) and LAPACK's copy (a square one: also its symmetry test's
+    and the symmetrised copy); the transforms of ``rie``, ``RIE_CHUNK`` points against the m
+    values at a time (complex, four temporaries); with the vectors u, vt, the divide and
+    conquer workspace (about 4 m^2) and the estimate; a JSON matrix answer's floats (32
+    bytes each as Python objects, about 20 as text); the upload's bytes. Checked
+    against tracemalloc's peak in tests/api/test_denoise_api.py."""
+    rows, cols = req.shape
+    m, entries = min(rows, cols), rows * cols
+    total = (32 if rows == cols else 16) * entries + 64 * RIE_CHUNK * m
+    if _vectors(req):
+        total += 8 * m * (rows + cols) + 32 * m * m + 8 * entries
+    if req.options.output == "matrix" and not req.npy_answer:
+        total += 52 * entries
+    if req.upload is not None:
+        total += len(req.upload.data)
+    what = f"a {rows} x {cols} matrix with output {req.options.output}"
+    return MemoryEstimate(req.field, m, "float64", total, 1, what=what)
+
+
+def _analyze_limits(req: AnalyzeJob) -> Iterator[Limit]:
+    matrices = req.selected
+    yield "body", len(matrices), "max_analyze_tensors", "matrix count"
+    for t in matrices:
+        rows, cols = t.matrix_shape or (0, 0)
+        yield "body", rows, "max_denoise_rows", f"row count of tensor {t.name!r}"
+        yield "body", cols, "max_denoise_cols", f"column count of tensor {t.name!r}"
+
+
+def _analyze_lapack(req: AnalyzeJob) -> LapackEstimate:
+    """The sum over the matrices: singular values (or eigenvalues of a square one: the
+    lower bound) and the fit without replicates (negligible)."""
+    work = 0.0
+    for t in req.selected:
+        rows, cols = t.matrix_shape or (0, 0)
+        work += (
+            EIGH_WORK[False] * float(rows) ** 3 if rows == cols else _svd_work(rows, cols, False)
+        )
+    count = len(req.selected)
+    return LapackEstimate(work, "body", f"{count} matrices", "send fewer or smaller ones (names)")
+
+
+def _analyze_memory(req: AnalyzeJob, settings: Settings) -> MemoryEstimate:
+    """The file, and the largest matrix twice (float64, and LAPACK's copy): one at a time."""
+    largest = max(((t.matrix_shape or (0, 0)) for t in req.selected), key=lambda s: s[0] * s[1])
+    total = len(req.data) + 16 * largest[0] * largest[1]
+    what = f"the file and its largest matrix ({largest[0]} x {largest[1]})"
+    return MemoryEstimate("body", min(largest), "float64", total, 1, what=what)
 
 
 def _fit_limits(req: FitRequest) -> Iterator[Limit]:
@@ -464,6 +611,8 @@ RULES: dict[type[BaseModel], Rules] = {
     ),
     SimulateRequest: Rules(_simulate_limits, memory=_simulate_memory),
     PlotRequest: Rules(_plot_limits, memory=_plot_memory),
+    DenoiseJob: Rules(_denoise_limits, memory=_denoise_memory, lapack=_denoise_lapack),
+    AnalyzeJob: Rules(_analyze_limits, memory=_analyze_memory, lapack=_analyze_lapack),
     FitRequest: Rules(_fit_limits, memory=_fit_memory, cost=_fit_cost),
     RectangularStieltjesRequest: Rules(
         lambda r: [("z.re", len(r.z.re), "max_z_points", "point count")],

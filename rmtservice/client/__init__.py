@@ -38,15 +38,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from rmtservice.client import _weights
+from rmtservice.client._weights import DenoisedArray, FileSource
 from rmtservice.errors import validation_problem
 from rmtservice.vocabulary import FINAL_STATES, JSON_MEDIA_TYPE
 from rmtservice.wire import rectangular, schemas
+from rmtservice.wire.analyze import AnalyzeResponse
+from rmtservice.wire.denoise import DenoiseResponse
 from rmtservice.wire.fit import FitRequest, FitResponse
 
 if TYPE_CHECKING:
     from rmtservice.client.local import LocalClient
 
-__all__ = ["AsyncClient", "Client", "LocalClient", "ServiceError"]
+__all__ = ["AsyncClient", "Client", "DenoisedArray", "LocalClient", "ServiceError"]
 
 
 def __getattr__(name: str) -> Any:
@@ -223,6 +227,14 @@ def _dump(req: BaseModel) -> dict[str, Any]:
     return req.model_dump(mode="json", exclude_unset=True)
 
 
+def _upload(up: _weights.Upload, *, npy: bool = False) -> dict[str, Any]:
+    """The keywords of :meth:`Client._send` for an upload (a .npy answer with ``npy``)."""
+    headers = {"content-type": _weights.NPY_MEDIA_TYPE}
+    if npy:
+        headers["accept"] = _weights.NPY_MEDIA_TYPE
+    return {"content": up.content, "params": up.params, "headers": headers}
+
+
 # ----------------------------------------------------------------------- responses
 
 
@@ -300,10 +312,12 @@ class Client(_Base):
         if self._owned:
             self._http.close()
 
-    def _send(self, method: str, path: str, json: Any = None) -> httpx.Response:
+    def _send(self, method: str, path: str, json: Any = None, **body: Any) -> httpx.Response:
+        """``body``: ``content``, ``params`` and ``headers`` (added to the client's)."""
+        headers = self.headers | body.pop("headers", {})
         for attempt in range(self.retries + 1):
             try:
-                response = self._http.request(method, path, json=json, headers=self.headers)
+                response = self._http.request(method, path, json=json, headers=headers, **body)
             except httpx.TransportError:
                 if attempt == self.retries:
                     raise
@@ -397,6 +411,43 @@ class Client(_Base):
         """Version and limits (``GET /v1/info``)."""
         return schemas.InfoResponse.model_validate_json(self._send("GET", "/v1/info").content)
 
+    # ------------------------------------------------------------ weights
+    def denoise(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoiseResponse:
+        """Denoise a matrix (array-like, sent as .npy) or a tensor of a weight file (a
+        path or its bytes, ``name`` the tensor): ``POST /v1/denoise``. ``options``:
+        ``method``, ``sigma2``, ``output``, ``model``, ``alpha``, ``seed``."""
+        up = _weights.denoise_upload(matrix, file, name, options)
+        response = self._send("POST", "/v1/denoise", **_upload(up))
+        return DenoiseResponse.model_validate_json(response.content)
+
+    def denoise_array(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoisedArray:
+        """:meth:`denoise`, the denoised matrix back as a numpy array (a .npy answer)."""
+        up = _weights.denoise_upload(matrix, file, name, options)
+        response = self._send("POST", "/v1/denoise", **_upload(up, npy=True))
+        return _weights.npy_array(response.content, response.headers)
+
+    def analyze(self, file: FileSource, **options: Any) -> AnalyzeResponse:
+        """Every weight matrix of a model file (a path or its bytes), fitted, with its
+        recommended denoiser: ``POST /v1/analyze``. ``options``: ``names`` (a glob, a
+        name or a list of names), ``method``, ``alpha``."""
+        up = _weights.analyze_upload(file, options)
+        response = self._send("POST", "/v1/analyze", **_upload(up))
+        return AnalyzeResponse.model_validate_json(response.content)
+
     # ------------------------------------------------------------------ sweeps
     def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:
         """Start a sweep over n (``POST /v1/sweeps``); returns at once, state queued."""
@@ -469,10 +520,14 @@ class AsyncClient(_Base):
         if self._owned:
             await self._http.aclose()
 
-    async def _send(self, method: str, path: str, json: Any = None) -> httpx.Response:
+    async def _send(self, method: str, path: str, json: Any = None, **body: Any) -> httpx.Response:
+        """``body``: ``content``, ``params`` and ``headers`` (added to the client's)."""
+        headers = self.headers | body.pop("headers", {})
         for attempt in range(self.retries + 1):
             try:
-                response = await self._http.request(method, path, json=json, headers=self.headers)
+                response = await self._http.request(
+                    method, path, json=json, headers=headers, **body
+                )
             except httpx.TransportError:
                 if attempt == self.retries:
                     raise
@@ -567,6 +622,43 @@ class AsyncClient(_Base):
         """Version and limits (``GET /v1/info``)."""
         response = await self._send("GET", "/v1/info")
         return schemas.InfoResponse.model_validate_json(response.content)
+
+    # ------------------------------------------------------------ weights
+    async def denoise(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoiseResponse:
+        """Denoise a matrix (array-like, sent as .npy) or a tensor of a weight file (a
+        path or its bytes, ``name`` the tensor): ``POST /v1/denoise``. ``options``:
+        ``method``, ``sigma2``, ``output``, ``model``, ``alpha``, ``seed``."""
+        up = _weights.denoise_upload(matrix, file, name, options)
+        response = await self._send("POST", "/v1/denoise", **_upload(up))
+        return DenoiseResponse.model_validate_json(response.content)
+
+    async def denoise_array(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoisedArray:
+        """:meth:`denoise`, the denoised matrix back as a numpy array (a .npy answer)."""
+        up = _weights.denoise_upload(matrix, file, name, options)
+        response = await self._send("POST", "/v1/denoise", **_upload(up, npy=True))
+        return _weights.npy_array(response.content, response.headers)
+
+    async def analyze(self, file: FileSource, **options: Any) -> AnalyzeResponse:
+        """Every weight matrix of a model file (a path or its bytes), fitted, with its
+        recommended denoiser: ``POST /v1/analyze``. ``options``: ``names`` (a glob, a
+        name or a list of names), ``method``, ``alpha``."""
+        up = _weights.analyze_upload(file, options)
+        response = await self._send("POST", "/v1/analyze", **_upload(up))
+        return AnalyzeResponse.model_validate_json(response.content)
 
     # ------------------------------------------------------------------ sweeps
     async def sweep(self, request: Any = None, **fields: Any) -> schemas.SweepResponse:

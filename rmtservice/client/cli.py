@@ -17,6 +17,7 @@ Examples::
     rmtservice rect-simulate --uniform 0 1 --sigma2 0.5 --rows 2000 --cols 1000 --spikes 3
     rmtservice serve --port 8000
     rmtservice analyze model.safetensors --plots pictures/ --html report.html
+    rmtservice denoise model.safetensors --tensor 'encoder.*.weight' -o denoised.safetensors
     rmtservice density --uniform -1 1 --sigma2 0.25 --url http://127.0.0.1:8000
 
 Without ``--url`` the local core computes (:class:`~rmtservice.client.LocalClient`);
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rmtservice.client import Client, ServiceError, _analyze_cli, fit_cli
+from rmtservice.client import Client, ServiceError, _analyze_cli, _denoise_cli, fit_cli
 from rmtservice.vocabulary import NOISE_LAWS
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--url", required=True, help="the service that runs it")
         q.add_argument("--json", action="store_true", help="print the JSON answer")
     _analyze_cli.add_parser(sub)
+    _denoise_cli.add_parser(sub)
     return ap
 
 
@@ -638,6 +640,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _serve(args)
     if args.command == "analyze":
         return _analyze_cli.run(args)
+    if args.command == "denoise":
+        return _denoise_cli.run(args)
     try:
         print(_run(args), flush=True)
     except InputError as exc:

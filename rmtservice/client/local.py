@@ -14,10 +14,15 @@ from typing import Any
 import numpy as np
 
 import rmtservice as rs
-from rmtservice.client import _ENDPOINTS, _PLOT, Client, ServiceError, _validated
+from rmtservice.client import _ENDPOINTS, _PLOT, Client, ServiceError, _validated, _weights
+from rmtservice.client._weights import DenoisedArray, FileSource
 from rmtservice.errors import RMTError, core_problem
 from rmtservice.vocabulary import NOISE_LAWS
+from rmtservice.wire import analyze as wire_analyze
+from rmtservice.wire import denoise as wire_denoise
 from rmtservice.wire import rectangular, rectangular_service, schemas, service
+from rmtservice.wire.analyze import AnalyzeJob, AnalyzeOptions, AnalyzeResponse
+from rmtservice.wire.denoise import DenoiseJob, DenoiseOptions, DenoiseResponse
 from rmtservice.wire.fit import FitResponse
 
 __all__ = ["LocalClient"]
@@ -161,6 +166,56 @@ class LocalClient:
                 return service.plot(req)
         except RMTError as exc:
             raise _core_problem(exc) from exc
+
+    # ------------------------------------------------------------ weights
+    def _computed(self, fn: Callable[[Any], Any], job: Any) -> Any:
+        from rmtservice import deadline
+
+        try:
+            with deadline.limit(self.deadline), np.errstate(all="ignore"):
+                return fn(job)
+        except RMTError as exc:
+            raise _core_problem(exc) from exc
+
+    def _denoise_job(self, matrix: Any, file: Any, name: Any, options: Any) -> DenoiseJob:
+        up = _weights.denoise_upload(matrix, file, name, options, read=False)
+        assert isinstance(up.options, DenoiseOptions)
+        # read as the server reads its upload: the same answers (a file by its path,
+        # from its memory map: the messages then name it rather than "the data")
+        return DenoiseJob.from_upload(up.options, up.content, up.name)
+
+    def denoise(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoiseResponse:
+        """Denoise a matrix or a tensor of a weight file, here (as :meth:`Client.denoise`)."""
+        job = self._denoise_job(matrix, file, name, options)
+        return DenoiseResponse.from_core(*self._computed(wire_denoise.denoise, job))
+
+    def denoise_array(
+        self,
+        matrix: Any = None,
+        *,
+        file: FileSource | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> DenoisedArray:
+        """:meth:`denoise`, the denoised matrix as a numpy array."""
+        job = self._denoise_job(matrix, file, name, options).answering_npy()
+        d, _ = self._computed(wire_denoise.denoise, job)
+        return DenoisedArray(d.matrix, d.method, d.rank, d.sigma2, d.predicted_error[d.method])
+
+    def analyze(self, file: FileSource, **options: Any) -> AnalyzeResponse:
+        """Every weight matrix of a model file, fitted, here (as :meth:`Client.analyze`);
+        a path is read tensor by tensor from its memory map (a model larger than memory)."""
+        up = _weights.analyze_upload(file, options, read=False)
+        assert isinstance(up.options, AnalyzeOptions)
+        job = AnalyzeJob.from_upload(up.options, up.content)
+        return AnalyzeResponse.from_core(self._computed(wire_analyze.analyze, job))
 
     def info(self) -> schemas.InfoResponse:
         """Version; no limits apply locally (reported as empty)."""

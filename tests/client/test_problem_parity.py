@@ -160,3 +160,69 @@ def test_an_unknown_sweep_is_the_same_404_everywhere(server: str) -> None:
     with LocalClient(dask_workers=1) as local, pytest.raises(ServiceError) as here:
         local.sweep_status(sweep_id)
     assert _members(here.value.problem) == expected
+
+
+def _npy(a: Any) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, dtype=float))
+    return buf.getvalue()
+
+
+def _st(tensors: dict[str, Any]) -> bytes:
+    import numpy as np
+    from safetensors.numpy import save
+
+    return bytes(save({k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}))
+
+
+EYE = [[1.0 if i == j else 0.0 for j in range(12)] for i in range(12)]
+#: (body as a weight file, its query parameters): each refused by /v1/denoise
+DENOISE_BAD: list[tuple[bytes, dict[str, Any]]] = [
+    (_npy(EYE), {"method": "median"}),
+    (_npy(EYE), {"sigma2": -1.0}),
+    (_npy(EYE), {"sigma2": 1e200}),
+    (_npy(EYE), {"output": "picture", "sigma2": 1.0}),
+    (_npy(EYE), {"alpha": 1.5}),
+    (_npy(EYE), {"seed": 2**53}),
+    (_npy(EYE), {"model": "wigner", "sigma2": 1.0, "name": "w"}),
+    (_npy([[1.0, 2.0], [3.0, 4.0]]), {"model": "wigner", "sigma2": 1.0}),
+    (_npy([[1.0, 2.0]]), {}),
+    (_npy([1.0, 2.0, 3.0]), {"sigma2": 1.0}),
+    (_npy([[1.0, float("nan")], [2.0, 3.0]]), {"sigma2": 1.0}),
+    (_npy(EYE)[:-9], {"sigma2": 1.0}),
+    (b"\x93NUMPY garbage header", {"sigma2": 1.0}),
+    (b"\x80\x04\x95pickle", {"sigma2": 1.0}),
+    (_st({"a": EYE, "b": EYE}), {"sigma2": 1.0}),
+    (_st({"a": EYE}), {"sigma2": 1.0, "name": "c"}),
+    (_st({"bias": [1.0, 2.0]}), {"sigma2": 1.0}),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "params"), DENOISE_BAD, ids=[f"denoise-{i}" for i in range(len(DENOISE_BAD))]
+)
+def test_denoise_the_same_problem_everywhere(
+    server: str, local: LocalClient, content: bytes, params: dict[str, Any]
+) -> None:
+    raw = httpx.post(
+        server + "/v1/denoise",
+        content=content,
+        params=params,
+        headers={"content-type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert raw.headers["content-type"] == "application/problem+json"
+    assert 400 <= raw.status_code < 500, raw.text
+    expected = _members(raw.json())
+    options = {k: v for k, v in params.items() if k != "name"}
+    name = params.get("name")
+    with Client(server, retries=0) as remote, pytest.raises(ServiceError) as r:
+        remote.denoise(file=content, name=name, **options)
+    assert _members(r.value.problem) == expected
+    with pytest.raises(ServiceError) as here:
+        local.denoise(file=content, name=name, **options)
+    assert _members(here.value.problem) == expected
