@@ -261,6 +261,8 @@ def check(base: str, readme: str | None = None) -> list[Result]:
     text = README.read_text() if readme is None else readme
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        # the README's paths into build/ (the real model of `make model`) are the checkout's
+        (Path(tmp) / "build").symlink_to(ROOT / "build", target_is_directory=True)
         for block in parse(text):
             if block.mode == "skip":
                 continue

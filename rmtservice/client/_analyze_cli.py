@@ -159,11 +159,25 @@ def table(a: Analysis) -> str:
         out.append(f"\nenergy kept by {a.method}; method and pred. error: the recommended ones")
     if a.skipped:
         out.append(f"\nskipped {len(a.skipped)} tensors:")
-        out += [f"  {s.name} {s.shape} {s.dtype}: {s.reason}" for s in a.skipped]
-    out.append(f"\n{len(a.tensors)} matrices of {a.source} in {a.seconds:.2f} s")
+        out += _skipped(a)
+    # the time goes to a terminal's stderr (see run): stdout is the same on every run
+    out.append(f"\n{len(a.tensors)} matrices of {a.source}")
     if a.out is not None:
         out.append(f"denoised model written to {a.out}")
     return "\n".join(out)
+
+
+def _skipped(a: Analysis) -> list[str]:
+    """One line per skipped tensor, except that a reason shared by more than three (the
+    biases and norms of a model) is one line with their count."""
+    count: dict[str, int] = {}
+    for s in a.skipped:
+        count[s.reason] = count.get(s.reason, 0) + 1
+    lines = [
+        f"  {s.name} {s.shape} {s.dtype}: {s.reason}" for s in a.skipped if count[s.reason] <= 3
+    ]
+    lines += [f"  {k} tensors: {reason}" for reason, k in count.items() if k > 3]
+    return lines
 
 
 def row_dict(r: TensorAnalysis) -> dict[str, Any]:
@@ -344,6 +358,8 @@ def run(args: argparse.Namespace) -> int:
         )
         _files(a, args)
         _emit(a, args)
+        if not args.quiet and sys.stderr.isatty():  # beside the progress bar
+            print(f"analysed in {a.seconds:.2f} s", file=sys.stderr)
     except RMTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
