@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,81 @@ def image_port() -> int:
     return int(command[command.index("--bind") + 1].rpartition(":")[2])
 
 
-def nginx_directives(name: str, text: str | None = None) -> list[str]:
-    """The arguments of every one-line ``name ...;`` directive of deploy/nginx.conf."""
-    text = NGINX_CONF.read_text() if text is None else text
-    return re.findall(rf"^\s*{re.escape(name)}\s+(.*?);\s*$", text, flags=re.MULTILINE)
+#: a token of nginx's configuration syntax: a comment, a quoted string, ``{``, ``}``, ``;``
+#: or a bare word (``#`` starts a comment only where a token would start)
+_NGINX_TOKEN = re.compile(
+    r"""\s*(?:(\#[^\n]*)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};]+))"""
+)
 
 
-def nginx_directive(name: str) -> str:
-    (value,) = nginx_directives(name)
-    return value
+@dataclass(frozen=True)
+class NginxBlock:
+    """One block of an nginx configuration: its own directives (name and arguments, in
+    order; not those of the blocks inside) and the blocks inside, by their heads
+    (``"http"``, ``"server"``, ``"location ~ ^/v1/x$"``)."""
+
+    directives: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    blocks: tuple[tuple[str, NginxBlock], ...] = ()
+
+    def all(self, name: str) -> list[str]:
+        """The arguments, joined by a space, of each ``name`` directive of this block."""
+        return [" ".join(args) for key, args in self.directives if key == name]
+
+    def one(self, name: str) -> str:
+        (value,) = self.all(name)
+        return value
+
+    def block(self, head: str) -> NginxBlock:
+        (found,) = [block for key, block in self.blocks if key == head]
+        return found
+
+    def locations(self) -> dict[str, NginxBlock]:
+        """The ``location`` blocks, by their arguments (``"/"``, ``"~ ^/v1/x$"``)."""
+        return {
+            key.removeprefix("location "): block
+            for key, block in self.blocks
+            if key.startswith("location ")
+        }
+
+
+def _tokens(text: str) -> Iterator[str]:
+    position = 0
+    while position < len(text.rstrip()):
+        match = _NGINX_TOKEN.match(text, position)
+        assert match, f"deploy/nginx.conf: cannot read {text[position : position + 40]!r}"
+        position = match.end()
+        if match[1] is None:
+            yield next(group for group in match.groups()[1:] if group is not None)
+
+
+def _parse(tokens: Iterator[str]) -> NginxBlock:
+    """The block whose tokens follow (up to its ``}``, or the end of the file)."""
+    directives: list[tuple[str, tuple[str, ...]]] = []
+    blocks: list[tuple[str, NginxBlock]] = []
+    words: list[str] = []
+    for token in tokens:
+        if token == ";":
+            directives.append((words[0], tuple(words[1:])))
+            words = []
+        elif token == "{":
+            blocks.append((" ".join(words), _parse(tokens)))
+            words = []
+        elif token == "}":
+            break
+        else:
+            words.append(token)
+    assert not words, f"deploy/nginx.conf: {words} not ended by ';'"
+    return NginxBlock(tuple(directives), tuple(blocks))
+
+
+def nginx_config(text: str | None = None) -> NginxBlock:
+    """deploy/nginx.conf (or ``text``), parsed: the main context, blocks inside."""
+    return _parse(_tokens(NGINX_CONF.read_text() if text is None else text))
+
+
+def nginx_server() -> NginxBlock:
+    """The one ``server`` block of deploy/nginx.conf."""
+    return nginx_config().block("http").block("server")
 
 
 def nginx_size(value: str) -> int:

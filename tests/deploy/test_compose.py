@@ -3,12 +3,14 @@ the image and with the app's settings; ``nginx -t`` on the configuration."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from typing import Any
 
 import pytest
 
+from app.api.denoise import UPLOAD_PATHS
 from app.settings import Settings
 from tests._server import ROOT, free_port
 
@@ -20,9 +22,9 @@ from ._deploy import (
     compose,
     image_command,
     image_port,
-    nginx_directive,
-    nginx_directives,
+    nginx_config,
     nginx_seconds,
+    nginx_server,
     nginx_size,
 )
 from ._nginx import nginx_command, nginx_prefix, render
@@ -108,26 +110,66 @@ def test_nginx_proxies_to_the_api_service(services: dict[str, Any]) -> None:
     assert proxy["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro"]
     assert (DEPLOY / "nginx.conf").is_file()
     # the upstream is the Compose service `api` on the port its replicas serve
-    (server,) = nginx_directives("server")
+    (server,) = nginx_config().block("http").block("upstream rmtservice").all("server")
     assert server.split()[0] == f"api:{image_port()}"
-    assert nginx_directive("proxy_pass") == "http://rmtservice"
-    assert re.search(r"^\s*upstream rmtservice \{", (DEPLOY / "nginx.conf").read_text(), re.M)
-    listen = nginx_directive("listen")
+    proxied = {where: b for where, b in nginx_server().locations().items() if b.all("proxy_pass")}
+    assert set(proxied) == {"/", UPLOAD_LOCATION}
+    for where, location in proxied.items():
+        assert location.one("proxy_pass") == "http://rmtservice", where
+        # a proxy_set_header here would drop every one of the server's (nginx inherits
+        # a directive only into a block that sets none of its own)
+        assert not location.all("proxy_set_header"), where
+    listen = nginx_server().one("listen")
     assert proxy["ports"] == [f"{listen}:{listen}"]
     assert _healthcheck_url(proxy) == f"http://127.0.0.1:{listen}/healthz"
     assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
 
 
-def test_nginx_limits_match_the_app() -> None:
-    settings = Settings()
-    assert nginx_size(nginx_directive("client_max_body_size")) == settings.max_body_bytes
-    assert f"the limit of {settings.max_body_bytes} bytes" in (DEPLOY / "nginx.conf").read_text()
-    assert nginx_seconds(nginx_directive("client_body_timeout")) == settings.body_timeout_seconds
+#: the location of the uploads (/v1/denoise and /v1/analyze take weight files)
+UPLOAD_LOCATION = "~ ^/v1/(denoise|analyze)$"
+
+
+def _too_large_detail(name: str) -> str:
+    """The detail of the problem that the named location ``name`` answers 413 with."""
+    status, body = nginx_server().locations()[name].one("return").split(" ", 1)
+    assert status == "413"
+    detail: str = json.loads(body)["detail"]
+    return detail
+
+
+def test_nginx_limits_match_the_app(services: dict[str, Any]) -> None:
+    # the Compose replicas' settings: the defaults, and what the environment overrides
+    fields = {f"RMT_{name.upper()}": name for name in Settings.model_fields}
+    env = services["api"]["environment"]
+    settings = Settings(**{fields[k]: v for k, v in env.items() if k.startswith("RMT_")})
+    server = nginx_server()
+    assert nginx_size(server.one("client_max_body_size")) == settings.max_body_bytes
+    assert server.one("error_page") == "413 @body_too_large"
+    assert f"the limit of {settings.max_body_bytes} bytes" in _too_large_detail("@body_too_large")
+    upload = server.locations()[UPLOAD_LOCATION]
+    assert nginx_size(upload.one("client_max_body_size")) == settings.max_upload_bytes
+    assert upload.one("error_page") == "413 @upload_too_large"
+    detail = _too_large_detail("@upload_too_large")
+    assert f"the limit of {settings.max_upload_bytes} bytes" in detail
+    # the whole body read first: the app's body timeout counts only nginx's sending it on
+    assert upload.one("proxy_request_buffering") == "on"
+    assert nginx_seconds(server.one("client_body_timeout")) == settings.body_timeout_seconds
     # the app answers its own deadline (503) before nginx gives up on it
-    assert nginx_seconds(nginx_directive("proxy_read_timeout")) > 2 * settings.deadline_seconds
-    headers = dict(h.split(None, 1) for h in nginx_directives("proxy_set_header"))
+    assert nginx_seconds(server.one("proxy_read_timeout")) > 2 * settings.deadline_seconds
+    headers = dict(h.split(" ", 1) for h in server.all("proxy_set_header"))
     assert headers["X-Request-ID"] == "$rmt_request_id"
-    assert "error" in nginx_directive("proxy_next_upstream").split()
+    assert "error" in server.one("proxy_next_upstream").split()
+
+
+def test_nginx_upload_location_is_the_apps_upload_paths() -> None:
+    """The upload location's regular expression matches the app's upload paths and no
+    other operation of the spec."""
+    spec = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    pattern = UPLOAD_LOCATION.removeprefix("~ ")
+    matched = {path for path in spec["paths"] if re.search(pattern, path)}
+    assert matched == UPLOAD_PATHS
+    for near in ("/v1/denoise/", "/v1/denoiser", "/x/v1/analyze", "/v1/analyze.npy"):
+        assert not re.search(pattern, near), near
 
 
 def test_nginx_t_accepts_the_configuration() -> None:

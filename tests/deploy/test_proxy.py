@@ -9,7 +9,10 @@ kills a replica.
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
+import math
 import os
 import re
 import signal
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from app.settings import Settings
@@ -195,6 +199,81 @@ def test_the_body_limit_is_the_apps(cluster: Cluster) -> None:
     assert {k: problem[k] for k in ("type", "title", "status")} == {
         k: app.json()[k] for k in ("type", "title", "status")
     }
+
+
+#: a weight file of 6,000,128 bytes: over the 4 MiB of a JSON body, far under uploads'
+#: 128 MiB (tall, so that its SVD and fit are quick)
+UPLOAD_SHAPE = (3000, 250)
+NPY = {"Content-Type": "application/x-npy"}
+
+
+def _npy(shape: tuple[int, int]) -> bytes:
+    """A ``.npy`` file of noise of variance 1/rows plus one spike of strength 3."""
+    rng = np.random.default_rng(3)
+    rows, cols = shape
+    u, v = rng.standard_normal(rows), rng.standard_normal(cols)
+    spike = 3.0 * np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+    buffer = io.BytesIO()
+    np.save(buffer, spike + rng.standard_normal(shape) / math.sqrt(rows))
+    return buffer.getvalue()
+
+
+def test_uploads_have_the_apps_upload_limit(cluster: Cluster) -> None:
+    """A 6 MB weight file reaches a replica of /v1/denoise and of /v1/analyze; a 6 MB JSON
+    body is still refused by nginx elsewhere, and by the app on the upload paths."""
+    data = _npy(UPLOAD_SHAPE)
+    settings = Settings()
+    assert settings.max_body_bytes < len(data) < settings.max_upload_bytes
+    with httpx.Client(base_url=cluster.proxy.base, timeout=60) as client:
+        denoised = client.post("/v1/denoise?sigma2=1&seed=1", content=data, headers=NPY)
+        analyzed = client.post("/v1/analyze?seed=1", content=data, headers=NPY)
+        json_body = b'{"pad": "' + b" " * len(data) + b'"}'
+        headers = {"Content-Type": "application/json"}
+        refused = client.post("/v1/density", content=json_body, headers=headers)
+        json_upload = client.post("/v1/denoise", content=json_body, headers=headers)
+    assert denoised.status_code == 200, denoised.text
+    assert denoised.json()["shape"] == {"rows": UPLOAD_SHAPE[0], "cols": UPLOAD_SHAPE[1]}
+    assert denoised.json()["rank"] >= 1  # the spike, seen in the file as sent
+    assert analyzed.status_code == 200, analyzed.text
+    (tensor,) = analyzed.json()["tensors"]
+    assert tensor["shape"] == list(UPLOAD_SHAPE)
+    # nginx's own 413: its problem, no replica tried
+    assert refused.status_code == 413
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert str(settings.max_body_bytes) in refused.json()["detail"]
+    # a JSON body on an upload path passes nginx; the app refuses it over max_body_bytes
+    assert json_upload.status_code == 413
+    assert json_upload.json()["detail"].startswith("the request body is")
+    answers = (denoised, analyzed, refused, json_upload)
+    served = cluster.served([r.headers["x-request-id"] for r in answers])
+    tried = [served[r.headers["x-request-id"]] for r in answers]
+    assert tried[2] == []
+    assert all(len(replicas) == 1 for i, replicas in enumerate(tried) if i != 2), tried
+
+
+def test_uploads_over_the_upload_limit_stop_at_nginx(cluster: Cluster) -> None:
+    """A weight file declared one byte over max_upload_bytes is refused as its headers
+    arrive, with the app's problem type and the upload limit; no replica sees it."""
+    limit = Settings().max_upload_bytes
+    host, port = cluster.proxy.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/v1/analyze")
+        connection.putheader("Content-Type", NPY["Content-Type"])
+        connection.putheader("Content-Length", str(limit + 1))
+        connection.endheaders()  # and no body: nginx answers from the headers
+        response = connection.getresponse()
+        status, ctype, body = response.status, response.getheader("content-type"), response.read()
+        request_id = response.getheader("x-request-id")
+    finally:
+        connection.close()
+    assert status == 413
+    assert ctype == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["type"] == "/problems/body-too-large"
+    assert f"the limit of {limit} bytes" in problem["detail"]
+    assert problem["request_id"] == request_id
+    assert cluster.served([request_id])[request_id] == []
 
 
 def _refuses(address: str) -> bool:
