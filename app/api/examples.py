@@ -362,26 +362,31 @@ RECT_MATRIX = {"kind": "matrix", "entries": [[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}
 
 RECT_STIELTJES_REQUESTS = {
     "marchenko_pastur": request(
-        "Pure noise: m(1 + i), the boundary value m(1 + i0) and m(4)",
-        RECT | {"z": {"re": [1.0, 1.0, 4.0], "im": [1.0, 0.0, 0.0]}},
+        "Pure noise: m(1 + i), the boundary value m(1 + i0), m(4) and m(0)",
+        RECT | {"z": {"re": [1.0, 1.0, 4.0, 0.0], "im": [1.0, 0.0, 0.0, 0.0]}},
     ),
 }
 RECT_STIELTJES_RESPONSES = ok(
     (
         "marchenko_pastur",
-        "The Marchenko-Pastur transforms of Y^T Y and Y Y^T, and the subordination",
+        "The Marchenko-Pastur transforms of Y^T Y and Y Y^T, and the subordination; at "
+        "z = 0 (n > p) m(0) = 1/(sigma2 (1 - c)) and the companion's pole is null",
         {
             "m": {
-                "re": [-0.05606646973937295, -0.4999999999999999, -0.3596117967977925],
-                "im": [0.7407288955208569, 1.3228756555322954, 0.0],
+                "re": [-0.05606646973937295, -0.4999999999999999, -0.3596117967977925, 2.0],
+                "im": [0.7407288955208569, 1.3228756555322954, 0.0, 0.0],
             },
             "m_companion": {
-                "re": [-0.2780332348696865, -0.75, -0.30480589839889627],
-                "im": [0.6203644477604284, 0.6614378277661477, 0.0],
+                "re": [-0.2780332348696865, -0.75, -0.30480589839889627, None],
+                "im": [0.6203644477604284, 0.6614378277661477, 0.0, None],
             },
             "w": {
-                "re": [-0.39839768263011494, -0.24999999999999997, 2.280776406404415],
-                "im": [1.3423312128907419, 0.6614378277661476, 0.0],
+                "re": [-0.39839768263011494, -0.24999999999999997, 2.280776406404415, -1.0],
+                "im": [1.3423312128907419, 0.6614378277661476, 0.0, 0.0],
+            },
+            "poles_at_zero": {
+                "m": None,
+                "m_companion": "the law of Y Y^T has an atom 1 - p/n at 0",
             },
         },
     )

@@ -47,9 +47,12 @@ def _format(body: PlotRequest, request: Request) -> str:
         "A picture (about 1000 x 600 px) of the limit's exact density with its support "
         "shaded, the detection thresholds and the predicted outliers `phi(spike)` marked "
         "and, with `simulate: {n, seed, trials}`, a histogram of simulated eigenvalues of "
-        "`H + W` with the observed outliers, on one axis; the law and `sigma2` in the "
-        "title. PNG or SVG (`format`, else the `Accept` header; default PNG). The same "
-        "request gives the same bytes (without a seed the simulation uses seed 0)."
+        "`H + W` with the observed outliers, on one axis; with `observed`, a histogram of "
+        "an observed spectrum (eigenvalues; singular values with `model: rectangular`) "
+        "with the bulk edges, finite-n thresholds and outliers of its fit at `sigma2`; "
+        "the law and `sigma2` in the title. PNG or SVG (`format`, else the `Accept` "
+        "header; default PNG). The same request gives the same bytes (without a seed the "
+        "simulation uses seed 0)."
     ),
     response_class=Response,
     responses={

@@ -47,8 +47,11 @@ MODEL = (
     + "`m(z) = integral F(dt)/(t - z)` of the limit law `F` of `Y^T Y` (p x p), the "
     "solution of the Dozier-Silverstein equation, `m_companion(z)` of `Y Y^T` (n x n), "
     "and the subordination `w(z)`. `im > 0`: the upper half-plane; `im == 0`: the "
-    "boundary value `m(x + i0)` (exact, no smoothing). `z = 0` is refused where it is a "
-    "pole (an atom at 0 of either law).",
+    "boundary value `m(x + i0)` (exact, no smoothing). At `z = 0` the transform whose law "
+    "has an atom there (`Y^T Y` when p > n, `Y Y^T` when n > p) is null and named in "
+    "`poles_at_zero`; the other is its finite value (Marchenko-Pastur, n > p: `m(0) = "
+    "1/(sigma2 (1 - c))`). `z = 0` is refused only where both have a pole (c = 1 with the "
+    "support reaching 0).",
     responses={**examples.RECT_STIELTJES_RESPONSES, **COMPUTE_PROBLEMS},
 )
 async def stieltjes(

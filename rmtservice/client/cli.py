@@ -15,6 +15,7 @@ Examples::
     rmtservice rect-density --uniform 0 1 --sigma2 0.5 --aspect-ratio 0.5 --num 20
     rmtservice rect-outliers --point 0 --sigma2 1 --rows 2000 --cols 1000 --spikes 2,0.5
     rmtservice rect-simulate --uniform 0 1 --sigma2 0.5 --rows 2000 --cols 1000 --spikes 3
+    rmtservice rect-stieltjes --point 0 --sigma2 1 --aspect-ratio 0.5 --z 1+0.5j,4,0
     rmtservice serve --port 8000
     rmtservice analyze model.safetensors --plots pictures/ --html report.html
     rmtservice denoise model.safetensors --tensor 'encoder.*.weight' -o denoised.safetensors
@@ -60,6 +61,16 @@ def _floats(text: str) -> list[float]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"not a comma-separated list of numbers: {text!r}"
+        ) from exc
+
+
+def _complexes(text: str) -> list[complex]:
+    """``1+0.5j,4,-1j``: Python's complex literals, comma-separated."""
+    try:
+        return [complex(v.replace(" ", "")) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of complex numbers (1+0.5j,4): {text!r}"
         ) from exc
 
 
@@ -232,6 +243,18 @@ def _add_rectangular(sub: Any) -> None:
     _add_measure(i)
     _add_shape(i)
     i.add_argument("--observed", type=_floats, required=True, metavar="Y1,Y2,...")
+    t = sub.add_parser("rect-stieltjes", help="rectangular: m(z) of Y^T Y's law, and Y Y^T's")
+    _add_measure(t)
+    _add_shape(t)
+    g = t.add_argument_group("the points z (Im z >= 0): --z, or --re with --im")
+    g.add_argument(
+        "--z",
+        type=_complexes,
+        metavar="Z1,Z2,...",
+        help="e.g. 1+0.5j,4,0 (--z=-1+1j if it starts with -)",
+    )
+    g.add_argument("--re", type=_floats, metavar="X1,X2,...", help="real parts")
+    g.add_argument("--im", type=_floats, metavar="Y1,Y2,...", help="imaginary parts (default 0)")
     m = sub.add_parser("rect-simulate", help="rectangular: singular values of S + X, simulated")
     _add_measure(m)
     m.add_argument("--rows", type=int, required=True, help="n, rows of Y")
@@ -293,8 +316,47 @@ def _rectangular(client: Any, fields: dict[str, Any], args: argparse.Namespace) 
         ]
         head = ["spike", "separated", "location", "slope", "left overlap", "right overlap"]
         return r, _table(head, rows) + f"\n\nthreshold: {r.threshold}"
+    if args.command == "rect-stieltjes":
+        return _rect_stieltjes(client, fields, args)
     r = client.rectangular_inverse(**fields, observed=args.observed)
     return r, _table(["observed", "spike"], [(s.observed, s.spike) for s in r.spikes])
+
+
+def _points(args: argparse.Namespace) -> dict[str, list[float]]:
+    """``z`` of rect-stieltjes as the API's ``{re, im}``."""
+    if args.z is not None:
+        if args.re is not None or args.im is not None:
+            raise InputError("give --z or --re/--im, not both")
+        return {"re": [v.real for v in args.z], "im": [v.imag for v in args.z]}
+    if args.re is None:
+        raise InputError("give the points: --z 1+0.5j,..., or --re X1,... [--im Y1,...]")
+    im = [0.0] * len(args.re) if args.im is None else args.im
+    if len(im) != len(args.re):
+        raise InputError(f"--re has {len(args.re)} values, --im {len(im)}")
+    return {"re": args.re, "im": im}
+
+
+def _rect_stieltjes(
+    client: Any, fields: dict[str, Any], args: argparse.Namespace
+) -> tuple[Any, str]:
+    z = _points(args)
+    r = client.rectangular_stieltjes(**fields, z=z)
+
+    def value(c: Any, i: int) -> str:
+        # null on the wire: a pole at z = 0 (named below the table)
+        return "pole" if c.re[i] is None else f"{c.re[i]:.10g}{c.im[i]:+.10g}j"
+
+    rows = [
+        (f"{x:.10g}{y:+.10g}j", value(r.m, i), value(r.m_companion, i), value(r.w, i))
+        for i, (x, y) in enumerate(zip(z["re"], z["im"], strict=True))
+    ]
+    text = _table(["z", "m (Y^T Y)", "m_companion (Y Y^T)", "w"], rows)
+    poles = [
+        f"{name}: {why}"
+        for name, why in (("m", r.poles_at_zero.m), ("m_companion", r.poles_at_zero.m_companion))
+        if why is not None and any(x == 0 == y for x, y in zip(z["re"], z["im"], strict=True))
+    ]
+    return r, text + ("\n\npoles at z = 0: " + "; ".join(poles) if poles else "")
 
 
 def _rect_simulate(

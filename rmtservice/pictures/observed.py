@@ -3,11 +3,14 @@
 The fit (:func:`rmtservice.fit.fit`) is made at the picture's noise level (``sigma2``
 known, level ``ALPHA``, no bootstrap): the bulk edges, the finite-n thresholds and the
 values declared outliers are drawn over the law's density, so a fitted law (``/v1/fit``'s
-centre as a point mass, its ``sigma2``) can be checked against the data by eye.
+centre as a point mass, its ``sigma2``) can be checked against the data by eye. The
+values are eigenvalues (the symmetric model) or, given a shape, the ``min(rows, cols)``
+singular values of a ``rows x cols`` matrix (the rectangular model, :func:`shape_for`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +20,7 @@ import numpy as np
 from rmtservice.errors import InvalidParameter
 from rmtservice.fit import Fit, fit
 
-__all__ = ["ALPHA", "Observed", "draw", "observe"]
+__all__ = ["ALPHA", "Observed", "draw", "observe", "shape_for"]
 
 #: level of the outlier tests of the pictured fit
 ALPHA = 0.01
@@ -25,7 +28,8 @@ ALPHA = 0.01
 
 @dataclass(frozen=True, eq=False)
 class Observed:
-    """The observed eigenvalues and their fit at the picture's noise level."""
+    """The observed eigenvalues (or singular values) and their fit at the picture's
+    noise level."""
 
     values: np.ndarray
     fit: Fit
@@ -35,13 +39,25 @@ class Observed:
         return float(self.values.min()), float(self.values.max())
 
 
-def observe(values: Sequence[float], sigma2: float) -> Observed:
-    """Fit ``values`` (eigenvalues) with the noise level ``sigma2`` known."""
+def shape_for(count: int, aspect_ratio: float) -> tuple[int, int]:
+    """``(rows, cols)`` of a matrix with ``count = min(rows, cols)`` singular values and
+    ``cols / rows`` nearest ``aspect_ratio`` (the longer side rounded, at least ``count``)."""
+    if aspect_ratio <= 1:
+        return max(count, round(count / aspect_ratio)), count
+    return count, max(count, round(count * aspect_ratio))
+
+
+def observe(
+    values: Sequence[float], sigma2: float, *, shape: tuple[int, int] | None = None
+) -> Observed:
+    """Fit ``values`` with the noise level ``sigma2`` known: eigenvalues, or with
+    ``shape`` the singular values of a ``rows x cols`` matrix."""
     v = np.asarray(values, dtype=float)
+    known = functools.partial(fit, sigma2=sigma2, alpha=ALPHA, bootstrap=0, deconvolve=False)
     try:
-        f = fit(eigenvalues=v, sigma2=sigma2, alpha=ALPHA, bootstrap=0, deconvolve=False)
+        f = known(eigenvalues=v) if shape is None else known(singular_values=v, shape=shape)
     except InvalidParameter as exc:
-        if exc.field != "eigenvalues":
+        if exc.field not in ("eigenvalues", "singular_values", "shape"):
             raise
         raise InvalidParameter(exc.message, field="observed") from exc
     return Observed(v, f)

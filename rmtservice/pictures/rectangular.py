@@ -3,7 +3,9 @@
 The same picture as :func:`rmtservice.pictures.plot.render`, for singular values: the
 exact density of the limit law (per ``min(n, p)`` singular values) with its support
 shaded, the detection threshold, the predicted outliers ``sqrt(Phi(theta^2))`` and
-optionally a histogram of simulated singular values with the observed outliers.
+optionally a histogram of simulated singular values with the observed outliers, and an
+observed spectrum of singular values with the marks of its fit
+(:mod:`rmtservice.pictures.observed`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from rmtservice import rectangular as rr
 from rmtservice.density import grid
 from rmtservice.measures import Measure
+from rmtservice.pictures.observed import Observed
+from rmtservice.pictures.observed import draw as draw_observed
 from rmtservice.pictures.plot import SUPPORT_COLOR, _printable, _save, describe, legend_below
 
 __all__ = ["render_rectangular"]
@@ -44,8 +48,10 @@ def render_rectangular(
     simulation: rr.Simulation | None = None,
     fmt: str = "png",
     title: str | None = None,
+    observed: Observed | None = None,
 ) -> bytes:
-    """The picture as PNG or SVG bytes (about 1000 x 600 pixels)."""
+    """The picture as PNG or SVG bytes (about 1000 x 600 pixels); ``observed``: observed
+    singular values and their fit over the law."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,11 +62,17 @@ def render_rectangular(
     located = [o.location for o in report.outliers if o.location is not None]
     values = [] if simulation is None else simulation.singular_values
     points = located + [float(v) for s in values if s.size for v in (s[0], s[-1])]
+    if observed is not None:
+        points += list(observed.span)
     x, dens = _curve(measure, sigma2, sup, (min(points), max(points)) if points else None)
     with matplotlib.rc_context({"svg.hashsalt": "rmtservice", "svg.fonttype": "path"}):
         fig, ax = plt.subplots(figsize=(10, 6), dpi=100, layout="constrained")
         try:
+            # as in the symmetric picture: the observed layer first (its entries join the
+            # legend under the axes), then the y range grows to hold its bars
+            tallest = 0.0 if observed is None else draw_observed(ax, observed)
             _draw(ax, sup, x, dens, report, simulation)
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.1 * tallest))
             name = _printable(title) or (
                 f"singular values: {describe(measure)},  σ² = {sigma2:g},  c = p/n = "
                 f"{aspect_ratio:g}"

@@ -905,12 +905,15 @@ def density(measure: Measure, sigma2: float, aspect_ratio: float, x: ArrayLike) 
 @dataclass(frozen=True, eq=False)
 class StieltjesResult:
     """``m(z)`` of the law of ``Y^T Y`` (p x p), ``m_companion(z)`` of ``Y Y^T``, and the
-    subordination ``w(z)`` of the canonical frame."""
+    subordination ``w(z)`` of the canonical frame. At ``z = 0`` the transform with a pole
+    there is ``inf`` (the other is its finite value); ``poles_at_zero`` says which has
+    one and why (:func:`poles_at_zero`)."""
 
     z: ComplexArray
     m: ComplexArray
     m_companion: ComplexArray
     w: ComplexArray
+    poles_at_zero: tuple[str | None, str | None] = (None, None)
 
 
 @quiet
@@ -934,7 +937,8 @@ def stieltjes(
     aspect_ratio : float
         ``c = p / n`` of the ``n x p`` matrix, any ``c > 0``.
     z : array_like
-        Complex points with ``Im z >= 0`` (the axis only at ``x >= 0``).
+        Complex points with ``Im z >= 0`` (any real z; ``z = 0`` unless both transforms
+        have a pole there).
     sup : Support, optional
         The support, when already known (skips its search).
 
@@ -942,13 +946,18 @@ def stieltjes(
     -------
     StieltjesResult
         ``z``, ``m`` (of ``Y^T Y``), ``m_companion`` (of ``Y Y^T``) and the subordination
-        ``w``.
+        ``w``. At ``z = 0`` one law may have an atom (``1 - n/p`` of ``Y^T Y`` when
+        p > n, ``1 - p/n`` of ``Y Y^T`` when n > p) while the other has none: its
+        transform is then the finite ``int F(dt) / t`` (Marchenko-Pastur, n > p:
+        ``m(0) = 1 / (sigma2 (1 - c))``) and the one with the atom is ``inf``, named in
+        ``poles_at_zero``.
 
     Raises
     ------
     InvalidParameter
-        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, or a
-        measure with mass below 0.
+        ``sigma2`` or ``aspect_ratio`` not positive and finite, points not finite, a
+        measure with mass below 0, or ``z = 0`` where both transforms have a pole (c = 1
+        with the support reaching 0).
     NoConvergence
         A solver did not reach rounding-level accuracy (not observed).
 
@@ -968,13 +977,13 @@ def stieltjes(
     check_points("z", np.abs(z))
     if np.any(z.imag < 0):
         raise InvalidParameter("Im z must be >= 0 (use m(conj z) = conj m(z))", field="z")
-    if np.any(z == 0):
-        why = [r for r in poles_at_zero(sup) if r is not None]
-        if why:
-            raise InvalidParameter(
-                f"z = 0 is a pole of the Stieltjes transforms: {why[0]}; take Im z > 0",
-                field="z",
-            )
+    poles = poles_at_zero(sup)
+    if np.any(z == 0) and None not in poles:
+        # nothing finite to return there; one pole alone is inf in its transform only
+        raise InvalidParameter(
+            f"z = 0 is a pole of both m and m_companion: {poles[0]}; take Im z > 0",
+            field="z",
+        )
     w = np.empty(z.size, dtype=np.complex128)
     real = z.imag == 0
     if np.any(real & (z.real < 0)):
@@ -989,9 +998,9 @@ def stieltjes(
         w[upper] = _upper(mod, sup, z[upper])
     m, m_ = _stieltjes_from_w(mod, w)
     mc, mc_ = _caller_frame(mod, m, m_)
-    _at_zero_transforms(sup, mc, mc_, z == 0)  # (no pole there: refused above)
+    _at_zero_transforms(sup, mc, mc_, z == 0)  # a pole of one of them: inf there
     return StieltjesResult(
-        z.reshape(shape), mc.reshape(shape), mc_.reshape(shape), w.reshape(shape)
+        z.reshape(shape), mc.reshape(shape), mc_.reshape(shape), w.reshape(shape), poles
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 import rmtservice as rs
@@ -49,6 +50,7 @@ from rmtservice.wire.schemas import (
 __all__ = [
     "MAX_ASPECT",
     "MIN_ASPECT",
+    "PolesAtZero",
     "RectangularComparison",
     "RectangularDensityRequest",
     "RectangularDensityResponse",
@@ -416,21 +418,38 @@ class _SupportFacts(_Response):
         }
 
 
+class PolesAtZero(_Response):
+    """Why each transform is infinite at ``z = 0`` (null: finite there)."""
+
+    m: str | None = Field(description="the law of Y^T Y: its atom 1 - n/p when p > n")
+    m_companion: str | None = Field(description="the law of Y Y^T: its atom 1 - p/n when n > p")
+
+
 class RectangularStieltjesResponse(_Response):
     """``m(z)`` of the law of ``Y^T Y`` (p x p), ``m_companion(z)`` of ``Y Y^T`` (n x n),
-    and the subordination ``w(z)`` (in the frame ``c <= 1``: of the transpose when p > n)."""
+    and the subordination ``w(z)`` (in the frame ``c <= 1``: of the transpose when p > n).
+    At ``z = 0`` a transform with a pole there (``poles_at_zero``) is null, re and im,
+    and the other its finite value."""
 
     m: ComplexValues
     m_companion: ComplexValues
     w: ComplexValues
+    poles_at_zero: PolesAtZero
 
     @classmethod
     def from_core(cls, result: Any) -> RectangularStieltjesResponse:
+        pm, pm_ = result.poles_at_zero
         return cls(
-            m=ComplexValues.from_core(result.m),
-            m_companion=ComplexValues.from_core(result.m_companion),
+            m=_pole_free(result.m),
+            m_companion=_pole_free(result.m_companion),
             w=ComplexValues.from_core(result.w),
+            poles_at_zero=PolesAtZero(m=pm, m_companion=pm_),
         )
+
+
+def _pole_free(values: Any) -> ComplexValues:
+    """A transform on the wire: a pole (``inf``) is null in both parts, not ``re`` alone."""
+    return ComplexValues.from_core(np.where(np.isfinite(values), values, complex(np.nan, np.nan)))
 
 
 class RectangularDensityResponse(_SupportFacts):

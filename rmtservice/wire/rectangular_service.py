@@ -111,7 +111,10 @@ def rectangular_simulate(
 def rectangular_plot(req: Any, fmt: str = "png") -> bytes:
     """The picture of ``/v1/plot`` with ``model: rectangular`` (a :class:`PlotRequest`):
     the law is that of the singular values of S; a simulation has ``simulate.n`` rows
-    and ``aspect_ratio`` times as many columns."""
+    and ``aspect_ratio`` times as many columns; ``observed`` are all ``min(n, p)``
+    singular values of a matrix whose shape they and ``aspect_ratio`` give
+    (:func:`~rmtservice.pictures.observed.shape_for`), fitted at ``sigma2``."""
+    from rmtservice.pictures.observed import observe, shape_for
     from rmtservice.pictures.rectangular import render_rectangular
 
     measure = req.measure.to_measure()
@@ -128,6 +131,10 @@ def rectangular_plot(req: Any, fmt: str = "png") -> bytes:
             seed=0 if req.simulate.seed is None else req.simulate.seed,
             trials=req.simulate.trials,
         )
+    observed = None
+    if req.observed is not None:
+        shape = shape_for(len(req.observed), req.aspect_ratio)
+        observed = observe(req.observed, noise.sigma2, shape=shape)
     return render_rectangular(
         measure,
         noise.sigma2,
@@ -136,4 +143,5 @@ def rectangular_plot(req: Any, fmt: str = "png") -> bytes:
         simulation=sim,
         fmt=req.format or fmt,
         title=req.title,
+        observed=observed,
     )

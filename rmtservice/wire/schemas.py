@@ -894,9 +894,12 @@ class PlotRequest(_LimitRequest):
     observed: list[float] | None = Field(
         None,
         min_length=10,
-        description="model wigner: an observed spectrum (eigenvalues) over the law: its "
-        "histogram, and the bulk edges, finite-n thresholds (alpha 0.01) and outliers of its "
-        "fit at this sigma2 (POST /v1/fit with sigma2 given)",
+        description="an observed spectrum over the law: its histogram, and the bulk edges, "
+        "finite-n thresholds (alpha 0.01) and outliers of its fit at this sigma2 (POST "
+        "/v1/fit with sigma2 given). Model wigner: eigenvalues; model rectangular: all the "
+        "min(n, p) singular values of an n x p matrix, whose shape is taken from their "
+        "count and aspect_ratio (the longer side rounded: count/c rows if c <= 1, else "
+        "count*c columns)",
     )
 
     @model_validator(mode="after")

@@ -200,11 +200,6 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
     from rmtservice.pictures.plot import render
 
-    if req.model == "rectangular" and req.observed is not None:
-        raise rs.InvalidParameter(
-            "observed (eigenvalues) goes with model wigner; fit singular values with POST /v1/fit",
-            field="observed",
-        )
     if req.model == "rectangular":
         from rmtservice.wire.rectangular_service import rectangular_plot
 

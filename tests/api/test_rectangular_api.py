@@ -244,6 +244,22 @@ async def test_a_matrix_signal_is_simulated_as_it_is(client: httpx.AsyncClient) 
     assert out["singular_values"][0][0] == pytest.approx(4.0, abs=0.1)
 
 
+@pytest.mark.parametrize("c", [0.5, 2.0])
+async def test_stieltjes_at_zero_nulls_the_pole_only(client: httpx.AsyncClient, c: float) -> None:
+    """z = 0, pure noise: the transform of the law with the atom at 0 is null (re and im)
+    and named in poles_at_zero; the other is the Marchenko-Pastur E[1/t] =
+    1/(sigma2 |1 - c|)."""
+    s2 = 0.5
+    body = {"measure": {"kind": "point", "at": 0.0}, "noise": {"sigma2": s2}, "aspect_ratio": c}
+    out = await _ok(client, "stieltjes", body | {"z": {"re": [0.0, 1.0], "im": [0.0, 1.0]}})
+    finite, pole = ("m", "m_companion") if c < 1 else ("m_companion", "m")
+    assert out[finite]["re"][0] == pytest.approx(1 / (s2 * abs(1 - c)), rel=1e-12)
+    assert out[finite]["im"][0] == 0.0
+    assert out[pole]["re"][0] is None and out[pole]["im"][0] is None
+    assert out[pole]["im"][1] > 0
+    assert out["poles_at_zero"][finite] is None and "atom" in out["poles_at_zero"][pole]
+
+
 # ------------------------------------------------------------------- problems
 
 BASE = {"measure": UNIFORM, "noise": {"sigma2": 1.0}, "aspect_ratio": 0.5}
@@ -367,7 +383,15 @@ BAD: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     ("density", BASE | {"x": [1.0], "num": 5}, 422, "validation-error", ""),
     ("stieltjes", BASE | {"z": {"re": [1.0], "im": [-1.0]}}, 422, "validation-error", "/z/im/0"),
-    ("stieltjes", BASE | {"z": {"re": [0.0], "im": [0.0]}}, 422, "invalid-parameter", "/z"),
+    (
+        "stieltjes",
+        BASE
+        | {"measure": {"kind": "point", "at": 0.0}, "aspect_ratio": 1.0}
+        | {"z": {"re": [0.0], "im": [0.0]}},
+        422,
+        "invalid-parameter",
+        "/z",
+    ),
     ("simulate", SIMULATE | {"rows": 0}, 422, "validation-error", "/rows"),
     ("simulate", SIMULATE | {"top": 31}, 422, "validation-error", ""),
     ("simulate", SIMULATE | {"spikes": [-3.0]}, 422, "validation-error", "/spikes/0"),

@@ -61,6 +61,27 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert [len(v) for v in json.loads(out)["singular_values"]] == [2]
 
 
+def test_stieltjes_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """--z and --re/--im give the same points; the JSON is the library's numbers, the
+    table names the pole at z = 0 and the finite m(0) = 1/(sigma2 (1 - c)) of pure noise."""
+    base = ["rect-stieltjes", "--point", "0", "--sigma2", "0.5", "--aspect-ratio", "0.5"]
+    code, by_z, _ = run(capsys, *base, "--z", "1+0.5j,4,0", "--json")
+    assert code == 0
+    _, by_parts, _ = run(capsys, *base, "--re", "1,4,0", "--im", "0.5,0,0", "--json")
+    assert json.loads(by_z) == json.loads(by_parts)
+    got = json.loads(by_z)
+    ref = rr.stieltjes(rs.Point(0.0), 0.5, 0.5, [1 + 0.5j, 4.0])
+    assert got["m"]["re"][:2] == ref.m.real.tolist() and got["m"]["im"][:2] == ref.m.imag.tolist()
+    assert got["m"]["re"][2] == pytest.approx(4.0, rel=1e-12)
+    assert got["m_companion"]["re"][2] is None
+    code, out, _ = run(capsys, *base, "--z", "1+0.5j,0")
+    assert code == 0 and "pole" in out.split("\n")[2]
+    assert "poles at z = 0: m_companion: the law of Y Y^T has an atom" in out
+    assert f"{ref.m[0].real:.10g}" in out
+    _, out, _ = run(capsys, *base, "--z", "1+0.5j")
+    assert "poles at z = 0" not in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -73,6 +94,14 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
         (["rect-support", *UNIFORM, "--aspect-ratio", "0"], "/aspect_ratio"),
         (["rect-outliers", *UNIFORM, "--aspect-ratio", "1", "--spikes", "-1"], "/spikes/0"),
         (["rect-simulate", *UNIFORM, "--rows", "4", "--cols", "2", "--top", "3"], "top"),
+        (["rect-stieltjes", *UNIFORM, "--aspect-ratio", "1"], "give the points"),
+        (["rect-stieltjes", *UNIFORM, "--aspect-ratio", "1", "--re", "1,2", "--im", "1"], "--im 1"),
+        (["rect-stieltjes", *UNIFORM, "--aspect-ratio", "1", "--z", "1", "--re", "1"], "not both"),
+        (["rect-stieltjes", *UNIFORM, "--aspect-ratio", "1", "--z=1-1j"], "/z/im/0"),
+        (
+            ["rect-stieltjes", "--point", "0", "--sigma2", "1", "--aspect-ratio", "1", "--z", "0"],
+            "pole of both m and m_companion",
+        ),
     ],
 )
 def test_bad_input_exits_2(
@@ -83,10 +112,22 @@ def test_bad_input_exits_2(
     assert message in err
 
 
+def test_a_bad_complex_number_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["rect-stieltjes", *UNIFORM, "--aspect-ratio", "1", "--z", "1+i"])
+    assert info.value.code == 2
+    assert "not a comma-separated list of complex numbers" in capsys.readouterr().err
+
+
 def test_against_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["rect-outliers", "--point", "0", "--sigma2", "1", "--aspect-ratio", "3"]
     argv += ["--spikes", "4", "--json"]
+    points = ["rect-stieltjes", "--point", "0", "--sigma2", "1", "--aspect-ratio", "3"]
+    points += ["--z", "0,1+1j", "--json"]
     _, local, _ = run(capsys, *argv)
+    _, local_points, _ = run(capsys, *points)
     with uvicorn() as base:
         code, remote, _ = run(capsys, *argv, "--url", base)
+        code_points, remote_points, _ = run(capsys, *points, "--url", base)
     assert code == 0 and json.loads(remote) == json.loads(local)
+    assert code_points == 0 and json.loads(remote_points) == json.loads(local_points)

@@ -108,7 +108,12 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("rectangular_density", RECT | {"x": [-1.0]}),
     ("rectangular_outliers", RECT | {"spikes": [-2.0]}),
     ("rectangular_inverse", RECT | {"observed": [1.0, "two"]}),
-    ("rectangular_stieltjes", RECT | {"z": {"re": [0.0], "im": [0.0]}}),
+    (
+        "rectangular_stieltjes",
+        RECT
+        | {"measure": {"kind": "point", "at": 0.0}, "aspect_ratio": 1.0}
+        | {"z": {"re": [0.0], "im": [0.0]}},
+    ),
     ("rectangular_simulate", RECT_SIM | {"top": 4}),
     ("rectangular_simulate", RECT_SIM | {"measure": {"kind": "matrix", "entries": [[1.0]]}}),
     ("rectangular_simulate", RECT_SIM | {"noise": {"sigma2": 1.0, "df": 6}}),

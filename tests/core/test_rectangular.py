@@ -74,6 +74,29 @@ def test_pure_noise_stieltjes_solves_the_quadratic(c: float) -> None:
     assert_allclose(r.m_companion, c * r.m - (1 - c) / z, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("s2", [0.3, 2.0])
+@pytest.mark.parametrize("c", [1e-3, 0.25, 0.9, 1.1, 4.0, 1e3])
+def test_pure_noise_at_zero(c: float, s2: float) -> None:
+    """At z = 0 only the law with the atom has a pole: for n > p the Marchenko-Pastur law
+    of Y^T Y (ratio c, scale s2) has m(0) = E[1/t] = 1/(s2 (1 - c)) (the quadratic at
+    z = 0), for p > n that of Y Y^T (ratio 1/c, scale s2 c) 1/(s2 (c - 1)); the other
+    transform is inf and named."""
+    r = rr.stieltjes(rs.Point(0.0), s2, c, [0j, 0.5j])
+    finite, pole = (r.m, r.m_companion) if c < 1 else (r.m_companion, r.m)
+    assert_allclose(finite[0], 1.0 / (s2 * abs(1.0 - c)), rtol=1e-12)
+    assert pole[0] == np.inf and np.isfinite(pole[1])
+    why = r.poles_at_zero if c < 1 else r.poles_at_zero[::-1]
+    assert why[0] is None and "has an atom" in str(why[1])
+
+
+def test_zero_is_refused_where_both_transforms_have_a_pole() -> None:
+    """c = 1, support reaching 0: both densities blow up at 0, nothing finite there."""
+    with pytest.raises(rs.InvalidParameter, match="pole of both m and m_companion"):
+        rr.stieltjes(rs.Point(0.0), 1.0, 1.0, [1j, 0j])
+    gap = rr.stieltjes(rs.Point(2.0), 1.0, 1.0, [0j])  # a gap at 0: both finite
+    assert np.isfinite(gap.m[0]) and gap.m[0] == gap.m_companion[0]
+
+
 LAWS_SQUARE = [
     rs.Atoms([0.5, 1.0, 1.1, 2.0]),
     rs.Atoms([0.0, 0.3, 2.0], [0.2, 0.5, 0.3]),

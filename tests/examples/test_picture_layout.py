@@ -187,6 +187,20 @@ def test_the_singular_value_picture(simulate: bool, saved: list[Figure]) -> None
     _check(fig)
 
 
+def test_the_singular_value_picture_with_observed_values(saved: list[Figure]) -> None:
+    """Observed singular values (noise of 400 x 200 and one spike) over the fitted law:
+    their entries in the one legend under the axes, none over the data."""
+    from rmtservice.pictures.observed import observe
+
+    values = rr.simulate(rs.Point(0.0), 0.5, 400, 200, spikes=[3.0], seed=2).singular_values[0]
+    obs = observe(values, 0.5, shape=(400, 200))
+    render_rectangular(rs.Point(0.0), 0.5, 0.5, spikes=[3.0], observed=obs)
+    (fig,) = saved
+    _check(fig)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "observed (200 values)" in labels and "observed outliers (1)" in labels
+
+
 def _example(name: str) -> Callable[[list[str]], int]:
     spec = importlib.util.spec_from_file_location(f"layout_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None

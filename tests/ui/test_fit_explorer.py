@@ -94,3 +94,81 @@ def test_fit_in_chromium(tmp_path: Path) -> None:
             browser.close()
     assert errors == []
     assert time.monotonic() - started < 120
+
+
+def singular_values(rows: int = 400, cols: int = 200) -> np.ndarray:
+    """Noise of variance 0.5/rows and one spike 3 (above the threshold 0.5^(1/2) c^(1/4))."""
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((rows, cols)) * math.sqrt(0.5 / rows)
+    y[0, 0] += 3.0
+    return np.linalg.svd(y, compute_uv=False)
+
+
+@pytest.mark.slow
+def test_rectangular_fit_in_chromium(tmp_path: Path) -> None:
+    """With the Model selector on Y = S + X: pasted singular values go to v1/fit with the
+    shape their count and c give (200 values, c = 0.5: 400 x 200); the fitted law (an atom
+    at 0, sigma2, the spike) is shown with the bars, edges, threshold and outlier; the
+    marks leave when the model changes."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip(f"Debian chromium is not installed ({CHROMIUM}); run `make chromium` as root")
+    started = time.monotonic()
+    values = singular_values()
+    expected = fit(singular_values=values, shape=(400, 200), bootstrap=0)
+    errors: list[str] = []
+    with uvicorn() as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            headless=True,
+            args=LAUNCH_ARGS,
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.set_default_timeout(20_000)
+            page.goto(f"{base}/ui?model=rectangular&c=0.5&law=uniform&low=0&high=1&sigma2=0.5")
+            page.wait_for_selector("path.density-curve")
+            assert "Singular values" in page.inner_text("#observed-label")
+
+            # a negative singular value: the API's /singular_values error at the textarea
+            page.fill("#observed", " ".join(["-1"] + ["1"] * 19))
+            page.click("#fit")
+            page.locator("#err-observed").wait_for(state="visible")
+            assert "greater than or equal to 0" in page.inner_text("#err-observed")
+
+            page.fill("#observed", " ".join(repr(float(v)) for v in values))
+            page.click("#fit")
+            marker = page.locator("path.fit-outlier")
+            marker.wait_for()
+            assert _number(marker, "data-x") == float(values[0])
+            assert _number(marker, "data-spike") == expected.outliers[0].spike
+            assert page.input_value("#law") == "atoms" and page.input_value("#atoms") == "0"
+            assert float(page.input_value("#sigma2")) == pytest.approx(expected.sigma2, 1e-7)
+            page.wait_for_selector("path.outlier-marker")  # sqrt(Phi(spike^2)) of the law
+            predicted = _number(page.locator("path.outlier-marker"), "data-x")
+            assert abs(predicted - float(values[0])) < 3 / math.sqrt(200)
+            bars = page.locator("rect.observed-bar")
+            assert bars.count() == 14  # round(sqrt(200))
+            edges = page.locator("#fit-marks line.fit-edge")
+            xs = sorted(_number(edges.nth(i), "data-x") for i in range(edges.count()))
+            assert xs == pytest.approx([expected.bulk.lower, expected.bulk.upper], abs=1e-12)
+            (threshold,) = [
+                _number(page.locator("#fit-marks line.fit-threshold"), "data-x")
+            ]  # one: no lower threshold for singular values
+            assert threshold == pytest.approx(expected.edge_threshold, abs=1e-12)
+            text = page.inner_text("#fit-list")
+            assert "400 x 200 matrix" in text and "overlaps left" in text
+
+            # the symmetric model: the singular values' marks are not drawn over eigenvalues
+            page.select_option("#model", "wigner")
+            page.wait_for_function("() => !document.querySelector('#fit-marks')")
+            assert "paste eigenvalues" in page.inner_text("#fit-list")
+            page.select_option("#model", "rectangular")  # back: the marks again
+            page.wait_for_selector("path.fit-outlier")
+            page.screenshot(path=str(tmp_path / "ui-fit-rect.png"), full_page=True)
+            shutil.copyfile(tmp_path / "ui-fit-rect.png", "/tmp/ui-fit-rect.png")
+        finally:
+            browser.close()
+    assert errors == []
+    assert time.monotonic() - started < 120

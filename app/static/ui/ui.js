@@ -6,8 +6,10 @@
  * rectangular model Y = S + X: v1/rectangular/..., with the aspect ratio c = p/n, n rows
  * and round(c n) columns, the histogram of singular values binned here), and draws an
  * SVG: density curve, support bands, thresholds, predicted outliers, histogram bars and
- * observed outliers; "Fit" posts pasted eigenvalues to v1/fit, shows the fitted law and
- * draws the observed values over it with the fit's edges, thresholds and outliers. Each
+ * observed outliers; "Fit" posts pasted eigenvalues to v1/fit (rectangular: singular
+ * values, all min(n, p) of them, with the shape their count and c give), shows the fitted
+ * law and draws the observed values over it with the fit's edges, thresholds and
+ * outliers. Each
  * drawn element carries its data coordinates in data- attributes.
  * Problem+json errors are shown next to the field their `path` points at.
  */
@@ -117,6 +119,9 @@
     el("rect-params").hidden = !rect;
     el("law-legend").textContent = rect ? "Law of the singular values of S" : "Law of H";
     el("n-label").textContent = rect ? "n (rows; columns: round(c n))" : "n";
+    el("observed-label").textContent = rect
+      ? "Singular values (all min(n, p) of them, at least 10; n x p from their count and c)"
+      : "Eigenvalues (comma or space separated, at least 10)";
   }
 
   function showLaw() {
@@ -152,7 +157,8 @@
     if (parts[0] === "aspect_ratio") return "aspect-ratio";
     if (parts[0] === "n" || parts[0] === "rows" || parts[0] === "cols") return "n";
     if (parts[0] === "seed") return "seed";
-    if (parts[0] === "eigenvalues") return "observed";
+    if (parts[0] === "eigenvalues" || parts[0] === "singular_values") return "observed";
+    if (parts[0] === "shape") return "observed";
     if (parts[0] === "measure") {
       if (law === "json") return "measure-json";
       if (law === "atoms") return "atoms";
@@ -363,14 +369,30 @@
 
   /* ---------- fitting an observed spectrum ---------- */
 
+  // the n x p of count = min(n, p) singular values with p/n nearest c (the longer side
+  // rounded), as /v1/plot's observed
+  function shapeFor(count, c) {
+    if (c <= 1) return { rows: Math.max(count, Math.round(count / c)), cols: count };
+    return { rows: count, cols: Math.max(count, Math.round(count * c)) };
+  }
+
   // POST v1/fit, then show the fitted law (its centre as one atom, its sigma2, the
-  // outliers' spikes) with the observed values over it
+  // outliers' spikes) with the observed values over it; for the rectangular model the
+  // values are singular values and the fitted law of S is an atom at 0
   function runFit() {
-    var values;
-    el("err-observed").textContent = "";
-    el("observed").removeAttribute("aria-invalid");
+    var values, body, model = el("model").value;
+    ["observed", "aspect-ratio"].forEach(function (field) {
+      el("err-" + field).textContent = "";
+      el(field).removeAttribute("aria-invalid");
+    });
     try {
       values = numbers("observed", false);
+      body = { eigenvalues: values, bootstrap: 0 };
+      if (rectangular()) {
+        var c = number("aspect-ratio");
+        if (!(c > 0)) throw new InputError("aspect-ratio", "c = p/n must be > 0");
+        body = { singular_values: values, shape: shapeFor(values.length, c), bootstrap: 0 };
+      }
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       fieldError(err.field, err.message);
@@ -378,8 +400,10 @@
     }
     var button = el("fit");
     button.disabled = true;
-    setStatus("fitting " + values.length + " eigenvalues...");
-    return post("v1/fit", { eigenvalues: values, bootstrap: 0 }).then(
+    setStatus("fitting " + values.length + (body.shape
+      ? " singular values (" + body.shape.rows + " x " + body.shape.cols + ")..."
+      : " eigenvalues..."));
+    return post("v1/fit", body).then(
       function (answer) {
         button.disabled = false;
         setStatus("");
@@ -387,7 +411,7 @@
           showProblem(answer.data);
           return;
         }
-        state.fit = { values: values, result: answer.data };
+        state.fit = { values: values, result: answer.data, model: model };
         el("law").value = "atoms";
         el("atoms").value = fmt(answer.data.center, 8);
         el("sigma2").value = fmt(answer.data.sigma2, 8);
@@ -494,7 +518,7 @@
     var observed = sim ? sim.outliers.filter(function (o) { return o.observed !== null; }) : [];
     if (hist) xs.push(hist.edges[0], hist.edges[hist.edges.length - 1]);
     observed.forEach(function (o) { xs.push(o.observed); });
-    var fitted = state.fit, fitBars = fitted ? observedBars(fitted.values) : [];
+    var fitted = shownFit(), fitBars = fitted ? observedBars(fitted.values) : [];
     if (fitted) xs.push(fitBars[0].lower, fitBars[fitBars.length - 1].upper);
     var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
     var pad = (xmax - xmin) * 0.05 || 1;
@@ -658,21 +682,31 @@
     renderFit();
   }
 
+  // the fit of the model shown (one of the other model's values is not drawn)
+  function shownFit() {
+    return state.fit && state.fit.model === el("model").value ? state.fit : null;
+  }
+
   function renderFit() {
     var list = el("fit-list");
     list.textContent = "";
-    if (!state.fit) {
-      item(list, "none yet: paste eigenvalues and press Fit");
+    if (!shownFit()) {
+      item(list, "none yet: paste " + (rectangular() ? "singular values" : "eigenvalues") +
+        " and press Fit");
       return;
     }
     var r = state.fit.result;
+    if (r.model === "rectangular") item(list, r.shape.rows + " x " + r.shape.cols + " matrix");
     item(list, "sigma2 " + fmt(r.sigma2, 6) + " [" + fmt(r.sigma2_interval[0], 5) + ", " +
       fmt(r.sigma2_interval[1], 5) + "] (" + r.sigma2_interval_method + ")");
     item(list, "bulk [" + fmt(r.bulk.lower, 6) + ", " + fmt(r.bulk.upper, 6) + "], threshold " +
       fmt(r.edge_threshold, 6) + " (alpha " + r.alpha + ")");
     r.outliers.forEach(function (o) {
+      var overlap = r.model === "rectangular"
+        ? "overlaps left " + fmt(o.left_overlap, 3) + ", right " + fmt(o.right_overlap, 3)
+        : "overlap " + fmt(o.overlap, 3);
       item(list, "outlier " + fmt(o.value, 6) + " (p = " + fmt(o.p_value, 3) + "): spike " +
-        fmt(o.spike, 6) + ", overlap " + fmt(o.overlap, 3));
+        fmt(o.spike, 6) + ", " + overlap);
     });
     item(list, r.verdict.message);
   }
@@ -701,7 +735,7 @@
   showModel();
   showLaw();
   el("law").addEventListener("change", function () { showLaw(); schedule(); });
-  el("model").addEventListener("change", function () { showModel(); schedule(); });
+  el("model").addEventListener("change", function () { showModel(); renderFit(); schedule(); });
   FIELDS.forEach(function (field) {
     if (field === "law" || field === "model") return;
     var input = el(field);
