@@ -185,11 +185,14 @@ def test_a_sweep_whose_submitter_is_gone_ends_and_expires_unread(
     ended = time.time()
     assert _record(dask_client, sid)["state"] == "queued"  # nobody finalised it yet
     time.sleep(0.5)
-    store = SweepStore(dask_client, max_active=1, ttl=1.0)
+    # a ttl long enough for the submission and the read below on a loaded machine (at 1 s
+    # the sweep could expire, counted from its end, before it was read back)
+    ttl = 5.0
+    store = SweepStore(dask_client, max_active=1, ttl=ttl)
     other = store.submit(SweepPlan(UNIFORM, 1.0, [20], 1, seed=5))  # not busy
     record = _record(dask_client, sid)
     assert record["state"] == "done" and record["finished"] <= ended
-    time.sleep(1.0)
+    time.sleep(max(0.0, ended + ttl - time.time()) + 0.5)
     store.purge()
     assert sid not in store.ids()
     _wait(store, other.id)
