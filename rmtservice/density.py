@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
+from rmtservice._components import locate, table_guess
 from rmtservice._inputs import as_measure, count, number, real_array
 from rmtservice._solve import (
     bracketed_newton,
@@ -57,10 +58,6 @@ ComplexArray = NDArray[np.complex128]
 RESOLUTION = 64 * float(np.finfo(float).eps)
 #: a gap of U whose depth 1 - min g is below this is a cusp: the components touch
 CUSP_TOL = 1e-10
-#: a component holding more query points than this gets a table of solved nodes for its
-#: starting guesses; for fewer, Newton from the profile guess converges in about as many
-#: steps, and solving the table's 8 to 16 nodes would cost as much again
-TABLE_MIN_POINTS = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,10 +85,7 @@ class Support:
     def locate(self, x: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """For each x: the index of the first component with ``upper >= x``, and
         whether x lies inside that component (edges included)."""
-        k = np.searchsorted(self.upper, x, side="left")
-        kk = np.minimum(k, len(self) - 1)
-        inside = (k < len(self)) & (x >= self.lower[kk])
-        return k, inside
+        return locate(self.lower, self.upper, x)
 
 
 def _g(measure: Measure, sigma2: float, u: FloatArray, order: int) -> FloatArray:
@@ -299,57 +293,21 @@ def _real_roots(
     return bracketed_newton(fun, lo, hi, x0, increasing=True)
 
 
-def _inside_guess(sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexArray:
-    """Start for Newton inside component k: a semicircle-shaped profile between the edges."""
-    a, b = sup.lower[k], sup.upper[k]
-    ua, ub = sup.u_lower[k], sup.u_upper[k]
-    s = np.clip((x - a) / (b - a), 0.0, 1.0)
-    u = ua + s * (ub - ua)
-    v = (ub - ua) * np.sqrt(s * (1 - s))
-    return u + 1j * np.maximum(v, 1e-300)
-
-
 def _table_guess(
     measure: Measure, s2: float, sup: Support, k: NDArray[np.intp], x: FloatArray
 ) -> ComplexArray:
-    """Initial guesses by interpolating omega solved at Chebyshev nodes of each component.
+    """Initial guesses for omega inside the components, from a table of omega solved at
+    nodes of each crowded component (``_components.table_guess``)."""
 
-    ``u`` is interpolated linearly and ``v^2`` too: near a regular edge ``v^2`` is
-    smooth in x, so the guesses there are already close. Components are disjoint and
-    sorted, so the nodes of all of them (edges included) form one increasing table.
-    Components holding at most ``TABLE_MIN_POINTS`` query points get no nodes (the
-    profile guess serves).
-    """
-    comps, counts = np.unique(k, return_counts=True)
-    comps = comps[counts > TABLE_MIN_POINTS]
-    guess = _inside_guess(sup, k, x)
-    if comps.size == 0:
-        return guess
-    nodes = int(np.clip(x.size // (4 * comps.size), 8, 48))
-    theta = (np.arange(nodes) + 0.5) * np.pi / nodes
-    frac = 0.5 * (1.0 - np.cos(theta))
-    a, b = sup.lower[comps], sup.upper[comps]
-    xn = (a[:, None] + (b - a)[:, None] * frac[None, :]).ravel()
-    kn = np.repeat(comps, nodes)
-    wn, ok, _ = damped_newton(
-        measure,
-        s2,
-        xn.astype(np.complex128),
-        _inside_guess(sup, kn, xn),
-        maxiter=80,
-        keep_omega=False,
-    )
-    ok &= (wn.imag > 0) & (wn.real >= sup.u_lower[kn]) & (wn.real <= sup.u_upper[kn])
-    xs = np.concatenate([sup.lower[comps], xn[ok], sup.upper[comps]])
-    us = np.concatenate([sup.u_lower[comps], wn.real[ok], sup.u_upper[comps]])
-    v2 = np.concatenate([np.zeros(comps.size), wn.imag[ok] ** 2, np.zeros(comps.size)])
-    order = np.argsort(xs, kind="stable")
-    xs, us, v2 = xs[order], us[order], v2[order]
-    sel = np.isin(k, comps)
-    xq = x[sel]
-    v = np.sqrt(np.maximum(np.interp(xq, xs, v2), 0.0))
-    guess[sel] = np.interp(xq, xs, us) + 1j * np.maximum(v, 1e-300)
-    return guess
+    def solve(
+        kn: NDArray[np.intp], xn: FloatArray, start: ComplexArray
+    ) -> tuple[ComplexArray, NDArray[np.bool_]]:
+        z = xn.astype(np.complex128)
+        wn, ok, _ = damped_newton(measure, s2, z, start, maxiter=80, keep_omega=False)
+        ok &= (wn.imag > 0) & (wn.real >= sup.u_lower[kn]) & (wn.real <= sup.u_upper[kn])
+        return wn, ok
+
+    return table_guess((sup.lower, sup.upper, sup.u_lower, sup.u_upper), k, x, solve)
 
 
 @quiet

@@ -52,6 +52,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rmtservice import deadline
+from rmtservice._components import locate, table_guess
 from rmtservice._solve import (
     MAX_ABS,
     MAX_SCALE_RATIO,
@@ -65,7 +66,6 @@ from rmtservice._solve import (
 from rmtservice.density import (
     CUSP_TOL,
     RESOLUTION,
-    TABLE_MIN_POINTS,
     integrate_density,
     sup_distance,
 )
@@ -322,10 +322,7 @@ class Support:
 
     def locate(self, x: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """For each x: the first component with ``upper >= x``, and whether x is in it."""
-        k = np.searchsorted(self.upper, x, side="left")
-        kk = np.minimum(k, len(self) - 1)
-        inside = (k < len(self)) & (x >= self.lower[kk])
-        return k, inside
+        return locate(self.lower, self.upper, x)
 
 
 def _h_transform(
@@ -645,16 +642,6 @@ def _outside(mod: Model, sup: Support, k: NDArray[np.intp], x: FloatArray) -> Fl
     return _real_roots(mod, x2, lo, hi)
 
 
-def _profile_guess(sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexArray:
-    """Start inside component k: a semicircle-shaped profile between the edges' preimages."""
-    a, b = sup.lower[k], sup.upper[k]
-    ta, tb = sup.t_lower[k], sup.t_upper[k]
-    s = np.clip((x - a) / (b - a), 0.0, 1.0)
-    t = ta + s * (tb - ta)
-    v = np.abs(tb - ta) * np.sqrt(s * (1 - s))
-    return t + 1j * np.maximum(v, 1e-300)
-
-
 def _admissible(
     mod: Model, w: ComplexArray, m: ComplexArray, m_: ComplexArray, ok: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
@@ -666,27 +653,8 @@ def _admissible(
 def _table_guess(mod: Model, sup: Support, k: NDArray[np.intp], x: FloatArray) -> ComplexArray:
     """Guesses interpolated from w solved at Chebyshev nodes of each crowded component
     (``Re w`` and ``(Im w)^2`` linearly in x: smooth at square-root edges)."""
-    comps, counts = np.unique(k, return_counts=True)
-    comps = comps[counts > TABLE_MIN_POINTS]
-    guess = _profile_guess(sup, k, x)
-    if comps.size == 0:
-        return guess
-    nodes = int(np.clip(x.size // (4 * comps.size), 8, 48))
-    theta = (np.arange(nodes) + 0.5) * np.pi / nodes
-    frac = 0.5 * (1.0 - np.cos(theta))
-    a, b = sup.lower[comps], sup.upper[comps]
-    xn = (a[:, None] + (b - a)[:, None] * frac[None, :]).ravel()
-    kn = np.repeat(comps, nodes)
-    wn, ok = _inside(mod, sup, kn, xn, _profile_guess(sup, kn, xn))
-    xs = np.concatenate([sup.lower[comps], xn[ok], sup.upper[comps]])
-    ts = np.concatenate([sup.t_lower[comps], wn.real[ok], sup.t_upper[comps]])
-    v2 = np.concatenate([np.zeros(comps.size), wn.imag[ok] ** 2, np.zeros(comps.size)])
-    order = np.argsort(xs, kind="stable")
-    xs, ts, v2 = xs[order], ts[order], v2[order]
-    sel = np.isin(k, comps)
-    v = np.sqrt(np.maximum(np.interp(x[sel], xs, v2), 0.0))
-    guess[sel] = np.interp(x[sel], xs, ts) + 1j * np.maximum(v, 1e-300)
-    return guess
+    edges = (sup.lower, sup.upper, sup.t_lower, sup.t_upper)
+    return table_guess(edges, k, x, lambda kn, xn, w0: _inside(mod, sup, kn, xn, w0))
 
 
 def _inside(
