@@ -559,9 +559,7 @@ def _compare(
     report = outliers(measure, s2, theta, sup=sup)
     items = []
     for t, o, r in zip(theta, report.outliers, ranks, strict=True):
-        vals = [e[r] for e in sim.eigenvalues if r < e.size]
-        obs = float(np.mean(vals)) if len(vals) == len(sim.eigenvalues) else None
-        std = float(np.std(vals)) if obs is not None else None
+        obs, std = observed(sim.eigenvalues, int(r))
         ov = [d[int(r)] for d in overlaps if int(r) in d]
         items.append(
             SimulatedOutlier(
@@ -576,12 +574,29 @@ def _compare(
                 overlap_observed=float(np.mean(ov)) if ov else None,
             )
         )
-    outside = None
-    ks = None
+    outside = ks = None
     if full:
-        outside = [int(np.count_nonzero(~sup.locate(e)[1])) for e in sim.eigenvalues]
+        outside = outside_counts(sup.locate, sim.eigenvalues)
         ks = [kolmogorov_distance(measure, s2, e, sup=sup) for e in sim.eigenvalues]
     separated = sum(1 for o in report.outliers if o.separated)
     return Simulation(
         sim.eigenvalues, sim.seed, items, sim.h, sim.bottom, sim.spikes, outside, separated, ks
     )
+
+
+def observed(samples: list[FloatArray], r: int) -> tuple[float | None, float | None]:
+    """Mean and standard deviation over the trials of each one's ``r``-th value (both
+    None unless every trial has one)."""
+    vals = [e[r] for e in samples if r < e.size]
+    if len(vals) != len(samples):
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def outside_counts(
+    locate: Callable[[FloatArray], tuple[NDArray[np.intp], NDArray[np.bool_]]],
+    samples: list[FloatArray],
+) -> list[int]:
+    """How many values of each trial lie outside the predicted support (``locate``: the
+    support's ``Support.locate``)."""
+    return [int(np.count_nonzero(~locate(e)[1])) for e in samples]

@@ -32,7 +32,7 @@ from rmtservice.rectangular.limit import (
     support,
 )
 from rmtservice.rectangular.outliers import outliers
-from rmtservice.simulate import h_spectrum
+from rmtservice.simulate import h_spectrum, observed, outside_counts
 from rmtservice.vocabulary import MAX_SEED
 
 __all__ = ["SimulatedOutlier", "Simulation", "noise_matrix", "simulate"]
@@ -346,8 +346,7 @@ def _compare(
     report = outliers(measure, s2, c, theta, sup=sup)
     items = []
     for t, o, r in zip(theta, report.outliers, ranks, strict=True):
-        vals = [v[r] for v in sim.singular_values if r < v.size]
-        obs = float(np.mean(vals)) if len(vals) == len(sim.singular_values) else None
+        obs, std = observed(sim.singular_values, int(r))
         ov = [d[int(r)] for d in overlaps if int(r) in d]
         items.append(
             SimulatedOutlier(
@@ -355,7 +354,7 @@ def _compare(
                 predicted=o.location,
                 observed=obs,
                 difference=None if obs is None or o.location is None else obs - o.location,
-                observed_std=float(np.std(vals)) if obs is not None else None,
+                observed_std=std,
                 left_overlap_predicted=o.left_overlap,
                 right_overlap_predicted=o.right_overlap,
                 left_overlap_observed=float(np.mean([a for a, _ in ov])) if ov else None,
@@ -364,7 +363,7 @@ def _compare(
         )
     outside = ks = None
     if full:
-        outside = [int(np.count_nonzero(~sup.locate(v)[1])) for v in sim.singular_values]
+        outside = outside_counts(sup.locate, sim.singular_values)
         ks = [kolmogorov_distance(measure, s2, c, v, sup=sup) for v in sim.singular_values]
     return Simulation(
         sim.singular_values,
