@@ -19,10 +19,9 @@ from pydantic import ConfigDict, Field, model_validator
 import rmtservice as rs
 from rmtservice.errors import InvalidParameter
 from rmtservice.wire.schemas import (
-    AUTO_GRID_POINTS,
     AtLeast1,
-    AtLeast2,
     AtomsMeasure,
+    AutoGridPoints,
     ComplexValues,
     Grid,
     Integer,
@@ -43,6 +42,7 @@ from rmtservice.wire.schemas import (
     _finite_or_none,
     _maybe,
     _not_both,
+    _PointsChoice,
     _Request,
     _Response,
 )
@@ -270,7 +270,7 @@ class RectangularStieltjesRequest(_RectangularRequest):
     z: UpperHalfPlane
 
 
-class RectangularDensityRequest(_RectangularRequest):
+class RectangularDensityRequest(_PointsChoice, _RectangularRequest):
     """Density of the singular values of Y at ``x``, on ``grid``, or (neither) on an
     automatic grid of about ``num`` points (every edge among them)."""
 
@@ -288,24 +288,7 @@ class RectangularDensityRequest(_RectangularRequest):
         None, min_length=1, description="singular values to evaluate at (>= 0)"
     )
     grid: SingularGrid | None = None
-    num: AtLeast2 | None = Field(
-        None,
-        description=f"points of the automatic grid (when neither x nor grid); "
-        f"default {AUTO_GRID_POINTS}, which counts against max_grid_points",
-    )
-
-    @model_validator(mode="after")
-    def _one_grid(self) -> Self:
-        if self.x is not None and self.grid is not None:
-            raise ValueError("give x or grid, not both")
-        if self.num is not None and (self.x is not None or self.grid is not None):
-            raise ValueError("num sets the automatic grid: leave it out with x or grid")
-        return self
-
-    @property
-    def grid_points(self) -> int:
-        """Points of the automatic grid."""
-        return AUTO_GRID_POINTS if self.num is None else self.num
+    num: AutoGridPoints = None
 
 
 class RectangularSupportRequest(_RectangularRequest):

@@ -116,21 +116,13 @@ def rectangular_plot(req: Any, fmt: str = "png") -> bytes:
     (:func:`~rmtservice.pictures.observed.shape_for`), fitted at ``sigma2``."""
     from rmtservice.pictures.observed import observe, shape_for
     from rmtservice.pictures.rectangular import render_rectangular
+    from rmtservice.wire.service import plot_draw_options
 
     measure = req.measure.to_measure()
     noise = req.noise
     sim = None
     if req.simulate is not None:
-        sim = rr.simulate(
-            measure,
-            noise.sigma2,
-            req.simulate.n,
-            req.cols,
-            spikes=req.spikes,
-            noise=noise.to_noise(),
-            seed=0 if req.simulate.seed is None else req.simulate.seed,
-            trials=req.simulate.trials,
-        )
+        sim = rr.simulate(measure, noise.sigma2, req.simulate.n, req.cols, **plot_draw_options(req))
     observed = None
     if req.observed is not None:
         shape = shape_for(len(req.observed), req.aspect_ratio)

@@ -506,23 +506,24 @@ class Grid(_Request):
         return self
 
 
-class DensityRequest(_LimitRequest):
-    """Density of the limit at ``x``, on ``grid``, or (neither) on an automatic grid of
-    about ``num`` points (both edges of every support component always among them)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [_not_both("x", "grid"), {"anyOf": [_absent("num"), _absent("x", "grid")]}]
-        }
-    )
-
-    x: list[float] | None = Field(None, min_length=1, description="points to evaluate at")
-    grid: Grid | None = None
-    num: AtLeast2 | None = Field(
-        None,
+#: ``num`` of a density request
+AutoGridPoints = Annotated[
+    AtLeast2 | None,
+    Field(
         description=f"points of the automatic grid (when neither x nor grid); "
-        f"default {AUTO_GRID_POINTS}, which counts against max_grid_points",
-    )
+        f"default {AUTO_GRID_POINTS}, which counts against max_grid_points"
+    ),
+]
+
+
+class _PointsChoice:
+    """Mixin of the density requests (symmetric and rectangular): the points are ``x``,
+    ``grid`` or (neither) the automatic grid of ``num`` points, never two of them."""
+
+    if TYPE_CHECKING:
+        x: list[float] | None
+        grid: object
+        num: int | None
 
     @model_validator(mode="after")
     def _one_grid(self) -> Self:
@@ -536,6 +537,21 @@ class DensityRequest(_LimitRequest):
     def grid_points(self) -> int:
         """Points of the automatic grid."""
         return AUTO_GRID_POINTS if self.num is None else self.num
+
+
+class DensityRequest(_PointsChoice, _LimitRequest):
+    """Density of the limit at ``x``, on ``grid``, or (neither) on an automatic grid of
+    about ``num`` points (both edges of every support component always among them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [_not_both("x", "grid"), {"anyOf": [_absent("num"), _absent("x", "grid")]}]
+        }
+    )
+
+    x: list[float] | None = Field(None, min_length=1, description="points to evaluate at")
+    grid: Grid | None = None
+    num: AutoGridPoints = None
 
 
 class DensityResponse(_Response):

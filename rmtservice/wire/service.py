@@ -196,6 +196,19 @@ def _histogram(values: np.ndarray, edges: list[float] | None, bins: int | None) 
     return Histogram(edges=e.tolist(), density=dens.tolist(), counts=counts.tolist())
 
 
+def plot_draw_options(req: PlotRequest) -> dict[str, Any]:
+    """The keywords of the Monte Carlo draw a picture overlays, the same for both models
+    (``req.simulate`` given). The seed defaults to 0, not to a fresh one: the same request
+    draws the same picture."""
+    assert req.simulate is not None
+    return {
+        "spikes": req.spikes,
+        "noise": req.noise.to_noise(),
+        "seed": 0 if req.simulate.seed is None else req.simulate.seed,
+        "trials": req.simulate.trials,
+    }
+
+
 def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     """The picture of /v1/plot as PNG or SVG bytes (``req.format`` wins over ``fmt``)."""
     from rmtservice.pictures.plot import render
@@ -209,14 +222,7 @@ def plot(req: PlotRequest, fmt: str = "png") -> bytes:
     sim = None
     if req.simulate is not None:
         sim = rs.simulate(
-            measure,
-            noise.sigma2,
-            req.simulate.n,
-            spikes=req.spikes,
-            noise=noise.to_noise(),
-            seed=0 if req.simulate.seed is None else req.simulate.seed,
-            trials=req.simulate.trials,
-            compare=True,
+            measure, noise.sigma2, req.simulate.n, compare=True, **plot_draw_options(req)
         )
     observed = None
     if req.observed is not None:
