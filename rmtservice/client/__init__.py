@@ -33,7 +33,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -260,6 +260,28 @@ def _retry_delay(attempt: int, backoff: float, response: httpx.Response | None) 
     return min(delay, 60.0)
 
 
+def _sweep_path(sweep_id: str, trials: bool) -> str:
+    return f"/v1/sweeps/{sweep_id}" + ("?trials=true" if trials else "")
+
+
+def _sweep_ended(
+    sweep_id: str,
+    status: schemas.SweepResponse,
+    since: float,
+    timeout: float | None,
+    progress: Callable[[int, int], None] | None,
+) -> bool:
+    """One poll of ``wait_sweep`` (all three clients): report progress; True once the
+    sweep has ended; ``TimeoutError`` after ``timeout`` seconds from ``since``."""
+    if progress is not None:
+        progress(status.progress.done, status.progress.total)
+    if status.state in _FINAL:
+        return True
+    if timeout is not None and time.monotonic() - since > timeout:
+        raise TimeoutError(f"sweep {sweep_id} still {status.state} after {timeout} s")
+    return False
+
+
 class _Base:
     def __init__(
         self,
@@ -278,6 +300,18 @@ class _Base:
         self.headers = {"accept": JSON_MEDIA_TYPE} | dict(headers or {})
         if api_key is not None:
             self.headers["x-api-key"] = api_key
+
+    def _retry(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None: ``response`` is the
+        answer (a problem is raised). ``response`` None: the transport failed and
+        attempts are left."""
+        if response is None:
+            return _retry_delay(attempt, self.backoff, None)
+        if response.status_code in RETRY_STATUS and attempt < self.retries:
+            return _retry_delay(attempt, self.backoff, response)
+        if response.is_error:
+            raise _problem_from_response(response)
+        return None
 
 
 class Client(_Base):
@@ -321,14 +355,11 @@ class Client(_Base):
             except httpx.TransportError:
                 if attempt == self.retries:
                     raise
-                time.sleep(_retry_delay(attempt, self.backoff, None))
-                continue
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
-                time.sleep(_retry_delay(attempt, self.backoff, response))
-                continue
-            if response.is_error:
-                raise _problem_from_response(response)
-            return response
+                response = None
+            delay = self._retry(attempt, response)
+            if delay is None:
+                return cast(httpx.Response, response)
+            time.sleep(delay)
         raise AssertionError("unreachable")
 
     def _call(self, name: str, request: Any, fields: dict[str, Any]) -> Any:
@@ -457,7 +488,7 @@ class Client(_Base):
 
     def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
         """State, progress and results so far (``GET /v1/sweeps/{id}``)."""
-        path = f"/v1/sweeps/{sweep_id}" + ("?trials=true" if trials else "")
+        path = _sweep_path(sweep_id, trials)
         return schemas.SweepResponse.model_validate_json(self._send("GET", path).content)
 
     def cancel_sweep(self, sweep_id: str) -> schemas.SweepResponse:
@@ -483,12 +514,8 @@ class Client(_Base):
         start = time.monotonic()
         while True:
             status = self.sweep_status(sweep_id, trials=trials)
-            if progress is not None:
-                progress(status.progress.done, status.progress.total)
-            if status.state in _FINAL:
+            if _sweep_ended(sweep_id, status, start, timeout, progress):
                 return status
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise TimeoutError(f"sweep {sweep_id} still {status.state} after {timeout} s")
             time.sleep(poll)
 
 
@@ -531,14 +558,11 @@ class AsyncClient(_Base):
             except httpx.TransportError:
                 if attempt == self.retries:
                     raise
-                await asyncio.sleep(_retry_delay(attempt, self.backoff, None))
-                continue
-            if response.status_code in RETRY_STATUS and attempt < self.retries:
-                await asyncio.sleep(_retry_delay(attempt, self.backoff, response))
-                continue
-            if response.is_error:
-                raise _problem_from_response(response)
-            return response
+                response = None
+            delay = self._retry(attempt, response)
+            if delay is None:
+                return cast(httpx.Response, response)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
     async def _call(self, name: str, request: Any, fields: dict[str, Any]) -> Any:
@@ -669,7 +693,7 @@ class AsyncClient(_Base):
 
     async def sweep_status(self, sweep_id: str, *, trials: bool = False) -> schemas.SweepResponse:
         """State, progress and results so far (``GET /v1/sweeps/{id}``)."""
-        path = f"/v1/sweeps/{sweep_id}" + ("?trials=true" if trials else "")
+        path = _sweep_path(sweep_id, trials)
         response = await self._send("GET", path)
         return schemas.SweepResponse.model_validate_json(response.content)
 
@@ -696,12 +720,8 @@ class AsyncClient(_Base):
         start = time.monotonic()
         while True:
             status = await self.sweep_status(sweep_id, trials=trials)
-            if progress is not None:
-                progress(status.progress.done, status.progress.total)
-            if status.state in _FINAL:
+            if _sweep_ended(sweep_id, status, start, timeout, progress):
                 return status
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise TimeoutError(f"sweep {sweep_id} still {status.state} after {timeout} s")
             await asyncio.sleep(poll)
 
 

@@ -70,16 +70,10 @@ class LocalClient:
                 cluster.close()
 
     def _call(self, name: str, request: Any, fields: dict[str, Any], **options: Any) -> Any:
-        from rmtservice import deadline
-
         _, req_model, _ = _ENDPOINTS[name]
         req = _validated(req_model, request, fields)
         fn: Callable[..., Any] = getattr(service, name, None) or getattr(rectangular_service, name)
-        try:
-            with deadline.limit(self.deadline), np.errstate(all="ignore"):
-                return fn(req, **options)
-        except RMTError as exc:
-            raise _core_problem(exc) from exc
+        return self._computed(lambda r: fn(r, **options), req)
 
     def stieltjes(self, request: Any = None, **fields: Any) -> schemas.StieltjesResponse:
         """``f(z)`` and ``omega(z)`` of the limit."""
@@ -158,17 +152,11 @@ class LocalClient:
 
     def plot(self, request: Any = None, **fields: Any) -> bytes:
         """PNG or SVG bytes of the picture, drawn here (matplotlib)."""
-        from rmtservice import deadline
-
         req = _validated(_PLOT[1], request, fields)
-        try:
-            with deadline.limit(self.deadline), np.errstate(all="ignore"):
-                return service.plot(req)
-        except RMTError as exc:
-            raise _core_problem(exc) from exc
+        return self._computed(service.plot, req)
 
-    # ------------------------------------------------------------ weights
     def _computed(self, fn: Callable[[Any], Any], job: Any) -> Any:
+        """``fn(job)`` under this client's deadline, a core error as the server's problem."""
         from rmtservice import deadline
 
         try:
@@ -177,6 +165,7 @@ class LocalClient:
         except RMTError as exc:
             raise _core_problem(exc) from exc
 
+    # ------------------------------------------------------------ weights
     def _denoise_job(self, matrix: Any, file: Any, name: Any, options: Any) -> DenoiseJob:
         up = _weights.denoise_upload(matrix, file, name, options, read=False)
         assert isinstance(up.options, DenoiseOptions)
