@@ -248,54 +248,51 @@ SUPPORT_COLOR = "#d8e6f3"
 
 
 def _draw(ax: Any, panel: _Panel, report: OutlierReport, simulation: Simulation | None) -> None:
-    for k, (a, b) in enumerate(zip(panel.lower, panel.upper, strict=True)):
-        ax.axvspan(a, b, color=SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
+    shade_support(ax, panel.lower, panel.upper)
     if simulation is not None:
-        pooled = np.concatenate(simulation.eigenvalues)
-        bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
-        ax.hist(
-            pooled,
-            bins=bins,
-            density=True,
-            color="#f0b27a",
-            alpha=0.7,
-            label=f"simulated eigenvalues (n = {simulation.eigenvalues[0].size})",
-            zorder=1,
-        )
-        observed = [
-            o.observed
-            for o in simulation.outliers
-            if o.predicted is not None and o.observed is not None
-        ]
-        if observed:
-            ax.plot(
-                observed,
-                np.zeros(len(observed)),
-                "v",
-                color="#a04000",
-                markersize=9,
-                label="observed outliers",
-                zorder=4,
-                clip_on=False,
-            )
+        label = f"simulated eigenvalues (n = {simulation.eigenvalues[0].size})"
+        draw_simulation(ax, np.concatenate(simulation.eigenvalues), label, simulation.outliers)
     ax.plot(panel.x, panel.density, color="#1f4e79", lw=2, label="limit density", zorder=3)
     lower, upper = report.thresholds
     top = float(np.max(panel.density)) if panel.density.size else 1.0
     located = [o.location for o in report.outliers if o.location is not None]
-    for k, y in enumerate(located):
-        ax.axvline(
-            y,
-            color="#c0392b",
-            ls="--",
-            lw=1.2,
-            zorder=2,
-            label="predicted outliers φ(θ)" if k == 0 else None,
-        )
+    mark_outliers(ax, located, "predicted outliers φ(θ)")
     ax.set_xlabel("eigenvalue")
     ax.set_ylabel("density")
     ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
     ax.grid(alpha=0.25)
     legend_below(ax, f"detection thresholds θ: {lower:.4g}, {upper:.4g}")
+
+
+def shade_support(ax: Any, lower: np.ndarray, upper: np.ndarray) -> None:
+    """The components ``[lower, upper]`` of the support, shaded across the whole height."""
+    for k, (a, b) in enumerate(zip(lower, upper, strict=True)):
+        ax.axvspan(a, b, color=SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
+
+
+def draw_simulation(ax: Any, pooled: np.ndarray, label: str, outliers: Sequence[Any]) -> None:
+    """The histogram of a simulation's ``pooled`` spectra, and the observed outliers (of
+    the spikes predicted to separate) as markers on the axis."""
+    bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
+    ax.hist(pooled, bins=bins, density=True, color="#f0b27a", alpha=0.7, label=label, zorder=1)
+    observed = [o.observed for o in outliers if o.predicted is not None and o.observed is not None]
+    if observed:
+        ax.plot(
+            observed,
+            np.zeros(len(observed)),
+            "v",
+            color="#a04000",
+            markersize=9,
+            label="observed outliers",
+            zorder=4,
+            clip_on=False,
+        )
+
+
+def mark_outliers(ax: Any, located: Sequence[float], label: str) -> None:
+    """The predicted outliers as dashed vertical lines (``label`` on the first)."""
+    for k, y in enumerate(located):
+        ax.axvline(y, color="#c0392b", ls="--", lw=1.2, zorder=2, label=label if k == 0 else None)
 
 
 def legend_below(ax: Any, note: str) -> None:

@@ -20,7 +20,15 @@ from rmtservice.density import grid
 from rmtservice.measures import Measure
 from rmtservice.pictures.observed import Observed
 from rmtservice.pictures.observed import draw as draw_observed
-from rmtservice.pictures.plot import SUPPORT_COLOR, _printable, _save, describe, legend_below
+from rmtservice.pictures.plot import (
+    _printable,
+    _save,
+    describe,
+    draw_simulation,
+    legend_below,
+    mark_outliers,
+    shade_support,
+)
 
 __all__ = ["render_rectangular"]
 
@@ -92,40 +100,14 @@ def _draw(
     report: rr.OutlierReport,
     simulation: rr.Simulation | None,
 ) -> None:
-    for k, (a, b) in enumerate(zip(sup.lower, sup.upper, strict=True)):
-        ax.axvspan(a, b, color=SUPPORT_COLOR, zorder=0, label="support" if k == 0 else None)
+    shade_support(ax, sup.lower, sup.upper)
     if simulation is not None:
-        pooled = np.concatenate(simulation.singular_values)
-        bins = int(np.clip(np.sqrt(pooled.size), 20, 120))
         label = f"simulated singular values ({simulation.rows} x {simulation.cols})"
-        ax.hist(pooled, bins=bins, density=True, color="#f0b27a", alpha=0.7, label=label, zorder=1)
-        observed = [
-            o.observed
-            for o in simulation.outliers
-            if o.predicted is not None and o.observed is not None
-        ]
-        if observed:
-            ax.plot(
-                observed,
-                np.zeros(len(observed)),
-                "v",
-                color="#a04000",
-                markersize=9,
-                label="observed outliers",
-                zorder=4,
-                clip_on=False,
-            )
+        pooled = np.concatenate(simulation.singular_values)
+        draw_simulation(ax, pooled, label, simulation.outliers)
     ax.plot(x, dens, color="#1f4e79", lw=2, label="limit density", zorder=3)
     located = [o.location for o in report.outliers if o.location is not None]
-    for k, y in enumerate(located):
-        ax.axvline(
-            y,
-            color="#c0392b",
-            ls="--",
-            lw=1.2,
-            zorder=2,
-            label="predicted outliers √Φ(θ²)" if k == 0 else None,
-        )
+    mark_outliers(ax, located, "predicted outliers √Φ(θ²)")
     top = float(np.max(dens)) if dens.size else 1.0
     ax.set_xlabel("singular value")
     ax.set_ylabel("density")
