@@ -119,6 +119,39 @@ def test_connection_errors_are_retried_then_raised() -> None:
     assert time.monotonic() - start < 5
 
 
+class AsyncCountingTransport(httpx.AsyncBaseTransport):
+    """Counts the requests that go through an async transport."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.count += 1
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.anyio
+async def test_async_client_retries_as_the_sync_one() -> None:
+    # the same retry decision as Client: 503 retried (Retry-After: 0), then the problem
+    settings = Settings(executor="thread", deadline_seconds=0.000001, retry_after_seconds=0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = AsyncCountingTransport(httpx.ASGITransport(app=app))
+        async with AsyncClient("http://testserver", transport=transport, retries=2) as c:
+            with pytest.raises(ServiceError) as info:
+                await c.simulate(measure=UNIFORM, sigma2=0.25, n=400, trials=5)
+        assert info.value.status == 503
+        assert transport.count == 3
+    # connection errors: retried, then raised
+    transport = AsyncCountingTransport(httpx.AsyncHTTPTransport())
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with AsyncClient(url, transport=transport, retries=2, backoff=0.01) as c:
+        with pytest.raises(httpx.ConnectError):
+            await c.info()
+    assert transport.count == 3
+
+
 @pytest.mark.anyio
 async def test_async_client_over_the_asgi_transport() -> None:
     app = create_app(Settings(executor="thread"))
