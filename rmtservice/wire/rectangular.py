@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Self
 
-import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 import rmtservice as rs
@@ -432,6 +431,8 @@ class RectangularStieltjesResponse(_Response):
 
 def _pole_free(values: Any) -> ComplexValues:
     """A transform on the wire: a pole (``inf``) is null in both parts, not ``re`` alone."""
+    import numpy as np  # the SDK imports this module: numpy only when a server answers
+
     return ComplexValues.from_core(np.where(np.isfinite(values), values, complex(np.nan, np.nan)))
 
 
