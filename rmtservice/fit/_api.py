@@ -511,15 +511,28 @@ class _Side:
 
 
 def _wigner_edges(n: int, s2: float, k_other: int, j: IntArray) -> FloatArray:
-    dims = n - k_other - j
+    """:func:`tw.wigner_edge` of the ``n - k_other - j`` dimensional noise, vectorised."""
+    dims = (n - k_other - j).astype(float)
+    sigma = np.sqrt(s2 * dims / n)
+    m = dims - 0.5
+    scale = sigma / np.sqrt(dims) * m ** (-1 / 6)
+    edges = np.column_stack([2.0 * sigma * np.sqrt(m / dims), scale])
+    if np.all(np.isfinite(edges)) and np.all(sigma > 0):
+        return edges
+    # the scalar function says what is wrong (a noise level that underflows)
     return np.array([tw.wigner_edge(int(d), s2 * d / n) for d in dims]).reshape(-1, 2)
 
 
 def _wishart_edges(fr: _Frame, variance: float, j: IntArray) -> FloatArray:
-    rows = [fr.rows - int(i) for i in j]
-    cols = [fr.cols - int(i) for i in j]
+    """:func:`tw.wishart_edge` of the ``(rows - j) x (cols - j)`` noise, vectorised."""
+    rows, cols = (fr.rows - j).astype(float), (fr.cols - j).astype(float)
+    s = variance * rows / rows  # as the scalar function rounds sigma2 / n
+    a, b = np.sqrt(np.maximum(rows, cols) - 1.0), np.sqrt(np.minimum(rows, cols))
+    edges = np.column_stack([s * (a + b) ** 2, s * (a + b) * (1.0 / a + 1.0 / b) ** (1 / 3)])
+    if np.all(np.isfinite(edges)) and np.all(variance * rows > 0):
+        return edges
     return np.array(
-        [tw.wishart_edge(r, c, variance * r) for r, c in zip(rows, cols, strict=True)]
+        [tw.wishart_edge(int(r), int(c), variance * r) for r, c in zip(rows, cols, strict=True)]
     ).reshape(-1, 2)
 
 
