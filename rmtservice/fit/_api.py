@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from rmtservice import tracy_widom as tw
 from rmtservice._solve import check_sigma2, quiet
 from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.fit import _tw1_tail as tw1_tail
 from rmtservice.fit._deconvolve import deconvolve_rectangular, deconvolve_wigner
 from rmtservice.fit._noise import UnitLaw, clt_variance, fit_bulk, ks_distance, response
 from rmtservice.fit._replicates import interval, p_value, pivots
@@ -616,7 +617,13 @@ def _fixed_point(
 def _p_values(side: _Side, two_sided: bool) -> FloatArray:
     if side.count == 0:
         return np.empty(0)
-    p = tw.sf(np.clip(side.stats, -1e300, 1e300))
+    # the law's tail from its stored table; past its top it is below the smallest double
+    s = side.stats
+    p = np.zeros(s.size)
+    table = (s >= tw1_tail.LOW) & (s < tw1_tail.HIGH)
+    p[table] = tw1_tail.sf(s[table])
+    low = s < tw1_tail.LOW
+    p[low] = tw.sf(np.maximum(s[low], -1e300))
     if two_sided:
         p = -np.expm1(2.0 * np.log1p(-p))  # 1 - (1 - p)^2 without cancellation
     return np.maximum.accumulate(p)
