@@ -271,9 +271,13 @@ def response(law: UnitLaw, spikes: FloatArray) -> tuple[FloatArray, FloatArray]:
     if spikes.size == 0:
         return np.empty(0), np.empty(0)
     c_im, p_re, c_p, p_im2, k_slope, k_center = _response_kernel(law)
-    # Im f_1 in real arithmetic: a third of the complex one's work
-    d = (np.abs(spikes) if law.located else spikes)[:, None] - p_re
-    im_f1 = (d * c_im + c_p) / (d * d + p_im2)
+    # Im f_1 in real arithmetic (a third of the complex one's work), in place
+    d = np.subtract.outer(np.abs(spikes) if law.located else spikes, p_re)
+    im_f1 = d * c_im
+    im_f1 += c_p
+    d *= d
+    d += p_im2
+    im_f1 /= d
     d_slope = im_f1 @ k_slope
     if law.located:
         # a spike below the bulk is the mirror image: same scale, opposite centre shift
