@@ -632,37 +632,50 @@ def _p_values(side: _Side, two_sided: bool) -> FloatArray:
 def _outliers(fr: _Frame, est: _Estimate, up: _Side, lo: _Side | None) -> tuple[FitOutlier, ...]:
     m = fr.m
     ranks = list(range(m - 1, m - 1 - up.count, -1))
-    p = list(_p_values(up, fr.model == "wigner"))
+    p = _p_values(up, fr.model == "wigner").tolist()
     if lo is not None:
         ranks += list(range(lo.count))
-        p += list(_p_values(lo, True))
+        p += _p_values(lo, True).tolist()
     r = np.array(ranks, dtype=np.intp)
     values = fr.values[r]
     if fr.model == "wigner":
         sp = wigner_spikes(values, est.center, est.sigma2, m)
         left: list[float | None] = [None] * r.size
         right: list[float | None] = [None] * r.size
-        overlap: list[float | None] = [float(o) for o in sp.overlap]
+        overlap: list[float | None] = sp.overlap.tolist()
     else:
         sp = rectangular_spikes(values, est.sigma2 / fr.rows, fr.big, fr.small)
         flipped = fr.cols > fr.rows
         rt = sp.overlap_big if flipped else sp.overlap
         lt = sp.overlap if flipped else sp.overlap_big
-        left, right = [float(o) for o in lt], [float(o) for o in rt]
+        left, right = lt.tolist(), rt.tolist()
         overlap = [None] * r.size
+    # plain Python numbers, converted by whole arrays (dozens of outliers per matrix)
+    columns = zip(
+        fr.index[r].tolist(),
+        values.tolist(),
+        p,
+        sp.spike.tolist(),
+        sp.spike_limit.tolist(),
+        overlap,
+        left,
+        right,
+        sp.finite_n.tolist(),
+        strict=True,
+    )
     return tuple(
         FitOutlier(
-            index=int(fr.index[r[i]]),
-            value=float(values[i]),
-            p_value=float(p[i]),
-            spike=float(sp.spike[i]),
-            spike_limit=float(sp.spike_limit[i]),
-            overlap=overlap[i],
-            left_overlap=left[i],
-            right_overlap=right[i],
-            finite_n=bool(sp.finite_n[i]),
+            index=i,
+            value=v,
+            p_value=pv,
+            spike=t,
+            spike_limit=tl,
+            overlap=o,
+            left_overlap=lt_,
+            right_overlap=rt_,
+            finite_n=fin,
         )
-        for i in range(r.size)
+        for i, v, pv, t, tl, o, lt_, rt_, fin in columns
     )
 
 
