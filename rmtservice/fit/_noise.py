@@ -233,28 +233,86 @@ def _perturbation(law: UnitLaw, f0: ComplexArray, spikes: FloatArray) -> Complex
     return residue / (spikes[:, None] - pole)
 
 
-@functools.lru_cache(maxsize=64)
-def _response_kernel(law: UnitLaw) -> FloatArray:
-    """The response as real rows at the nodes (read-only): ``Im C``, ``Re p``,
-    ``Re C Im p``, ``(Im p)^2`` (so ``Im f_1 = (Im C (t - Re p) + Re C Im p) /
-    ((t - Re p)^2 + (Im p)^2)``), then the scale's and the centre's kernels.
+#: spikes at most this far, relative to their distance, from every pole take the series
+_SERIES_RATIO = 0.5
+#: its terms: 0.5^56 = 1.4e-17
+_SERIES_TERMS = 56
 
-    The fit's shifts are ``-int_inside a(x) H(x) dx`` with ``H`` the cumulative change
-    of the density, ``H_i = sum_{j <= i} eta_j - eta_i / 2`` at the nodes
-    (``eta_j = Im f_1 w_j / pi``); summed by parts that is ``sum_j eta_j K_j`` with
-    ``K_j = sum_{i >= j} a_i - a_j / 2``: one dot product per spike instead of a
-    cumulative sum over the nodes. ``w_j / pi`` and the norms are folded into ``K``.
+
+@dataclass(frozen=True, eq=False)
+class _Kernel:
+    """The response as real arrays at the nodes, and as a power series far from them.
+
+    ``Im f_1 = (Im C (t - Re p) + Re C Im p) / ((t - Re p)^2 + (Im p)^2)`` at each node
+    (``c_im``, ``p_re``, ``c_p = Re C Im p``, ``p_im2 = (Im p)^2``); the fit's shifts are
+    ``Im f_1 @ kernels`` (the scale's and the centre's columns). The shifts are
+    ``-int_inside a(x) H(x) dx`` with ``H`` the cumulative change of the density,
+    ``H_i = sum_{j <= i} eta_j - eta_i / 2`` at the nodes (``eta_j = Im f_1 w_j / pi``);
+    summed by parts that is ``sum_j eta_j K_j`` with ``K_j = sum_{i >= j} a_i - a_j/2``:
+    one product per spike instead of a cumulative sum over the nodes (``w_j / pi`` and
+    the norms folded into ``K``).
+
+    Far from the poles, ``|t - z0| >= radius / _SERIES_RATIO`` with every pole within
+    ``radius`` of ``z0``, ``1/(t - p) = sum_m (p - z0)^m / (t - z0)^(m + 1)``, so the
+    shifts are ``(u / radius) sum_m u^m moments_m`` with ``u = radius / (t - z0)``: the
+    node sums done once per law (``moments``, ``(_SERIES_TERMS, 2)``).
     """
+
+    c_im: FloatArray
+    p_re: FloatArray
+    c_p: FloatArray
+    p_im2: FloatArray
+    kernels: FloatArray
+    z0: float
+    radius: float
+    moments: FloatArray
+
+
+@functools.lru_cache(maxsize=64)
+def _response_kernel(law: UnitLaw) -> _Kernel:
+    """The arrays of the response of ``law`` (cached: they depend on the law only)."""
     _, x, w, f0, const = _response_grid(law)
     q2, xa, xb = const
     inside = (x >= xa) & (x <= xb)
-    rows = []
+    cols = []
     for a, norm in ((x * w * inside, q2), (w * inside, 1.0 - 2.0 * TRIM)):
         k = np.cumsum(a[::-1])[::-1] - 0.5 * a
-        rows.append(-k * w / (math.pi * norm))
+        cols.append(-k * w / (math.pi * norm))
+    kernels = np.column_stack(cols)
     residue, pole = _residues(law, f0)
-    out = np.array([residue.imag, pole.real, residue.real * pole.imag, pole.imag**2, *rows])
-    out.setflags(write=False)
+    z0 = 0.5 * float(pole.real.min() + pole.real.max())
+    radius = float(np.max(np.abs(pole - z0)))
+    v = (pole - z0) / radius
+    powers = v[None, :] ** np.arange(_SERIES_TERMS)[:, None]
+    moments = (powers * residue).imag @ kernels
+    arrays = (residue.imag, pole.real, residue.real * pole.imag, pole.imag**2, kernels, moments)
+    for a in arrays:
+        a.setflags(write=False)
+    c_im, p_re, c_p, p_im2 = arrays[:4]
+    return _Kernel(c_im, p_re, c_p, p_im2, kernels, z0, radius, moments)
+
+
+def _shifts(k: _Kernel, t: FloatArray) -> FloatArray:
+    """The two shifts (columns) for spikes ``t``: the series far from the poles, the
+    node sums near them."""
+    out = np.empty((t.size, 2))
+    u = k.radius / (t - k.z0)
+    far = np.abs(u) <= _SERIES_RATIO
+    if np.any(far):
+        uf = u[far]
+        out[far] = (np.power.outer(uf, np.arange(_SERIES_TERMS)) @ k.moments) * (uf / k.radius)[
+            :, None
+        ]
+    near = ~far
+    if np.any(near):
+        # Im f_1 in real arithmetic (a third of the complex one's work), in place
+        d = np.subtract.outer(t[near], k.p_re)
+        im_f1 = d * k.c_im
+        im_f1 += k.c_p
+        d *= d
+        d += k.p_im2
+        im_f1 /= d
+        out[near] = im_f1 @ k.kernels
     return out
 
 
@@ -270,19 +328,11 @@ def response(law: UnitLaw, spikes: FloatArray) -> tuple[FloatArray, FloatArray]:
     spikes = np.asarray(spikes, dtype=float)
     if spikes.size == 0:
         return np.empty(0), np.empty(0)
-    c_im, p_re, c_p, p_im2, k_slope, k_center = _response_kernel(law)
-    # Im f_1 in real arithmetic (a third of the complex one's work), in place
-    d = np.subtract.outer(np.abs(spikes) if law.located else spikes, p_re)
-    im_f1 = d * c_im
-    im_f1 += c_p
-    d *= d
-    d += p_im2
-    im_f1 /= d
-    d_slope = im_f1 @ k_slope
+    out = _shifts(_response_kernel(law), np.abs(spikes) if law.located else spikes)
     if law.located:
         # a spike below the bulk is the mirror image: same scale, opposite centre shift
-        return 2.0 * d_slope, np.sign(spikes) * (im_f1 @ k_center)
-    return d_slope, np.zeros_like(d_slope)
+        return 2.0 * out[:, 0], np.sign(spikes) * out[:, 1]
+    return out[:, 0], np.zeros(spikes.size)
 
 
 # --------------------------------------------------------------- CLT variance
