@@ -228,7 +228,8 @@ def _residues(law: UnitLaw, f0: ComplexArray) -> tuple[ComplexArray, ComplexArra
 
 
 def _perturbation(law: UnitLaw, f0: ComplexArray, spikes: FloatArray) -> ComplexArray:
-    """``f_1`` of the spikes' term at the bulk nodes: shape ``(spikes, nodes)``."""
+    """``f_1`` of the spikes' term at the bulk nodes: shape ``(spikes, nodes)`` (the
+    direct form, which :func:`response` evaluates through :func:`_response_kernel`)."""
     residue, pole = _residues(law, f0)
     return residue / (spikes[:, None] - pole)
 
