@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from rmtservice import tracy_widom as tw
 from rmtservice._solve import check_sigma2, quiet
 from rmtservice.errors import InvalidParameter, NoConvergence
+from rmtservice.fit import _tw1_tail as tw1_tail
 from rmtservice.fit._deconvolve import deconvolve_rectangular, deconvolve_wigner
 from rmtservice.fit._noise import UnitLaw, clt_variance, fit_bulk, ks_distance, response
 from rmtservice.fit._replicates import interval, p_value, pivots
@@ -511,15 +512,28 @@ class _Side:
 
 
 def _wigner_edges(n: int, s2: float, k_other: int, j: IntArray) -> FloatArray:
-    dims = n - k_other - j
+    """:func:`tw.wigner_edge` of the ``n - k_other - j`` dimensional noise, vectorised."""
+    dims = (n - k_other - j).astype(float)
+    sigma = np.sqrt(s2 * dims / n)
+    m = dims - 0.5
+    scale = sigma / np.sqrt(dims) * m ** (-1 / 6)
+    edges = np.column_stack([2.0 * sigma * np.sqrt(m / dims), scale])
+    if np.all(np.isfinite(edges)) and np.all(sigma > 0):
+        return edges
+    # the scalar function says what is wrong (a noise level that underflows)
     return np.array([tw.wigner_edge(int(d), s2 * d / n) for d in dims]).reshape(-1, 2)
 
 
 def _wishart_edges(fr: _Frame, variance: float, j: IntArray) -> FloatArray:
-    rows = [fr.rows - int(i) for i in j]
-    cols = [fr.cols - int(i) for i in j]
+    """:func:`tw.wishart_edge` of the ``(rows - j) x (cols - j)`` noise, vectorised."""
+    rows, cols = (fr.rows - j).astype(float), (fr.cols - j).astype(float)
+    s = variance * rows / rows  # as the scalar function rounds sigma2 / n
+    a, b = np.sqrt(np.maximum(rows, cols) - 1.0), np.sqrt(np.minimum(rows, cols))
+    edges = np.column_stack([s * (a + b) ** 2, s * (a + b) * (1.0 / a + 1.0 / b) ** (1 / 3)])
+    if np.all(np.isfinite(edges)) and np.all(variance * rows > 0):
+        return edges
     return np.array(
-        [tw.wishart_edge(r, c, variance * r) for r, c in zip(rows, cols, strict=True)]
+        [tw.wishart_edge(int(r), int(c), variance * r) for r, c in zip(rows, cols, strict=True)]
     ).reshape(-1, 2)
 
 
@@ -603,7 +617,13 @@ def _fixed_point(
 def _p_values(side: _Side, two_sided: bool) -> FloatArray:
     if side.count == 0:
         return np.empty(0)
-    p = tw.sf(np.clip(side.stats, -1e300, 1e300))
+    # the law's tail from its stored table; past its top it is below the smallest double
+    s = side.stats
+    p = np.zeros(s.size)
+    table = (s >= tw1_tail.LOW) & (s < tw1_tail.HIGH)
+    p[table] = tw1_tail.sf(s[table])
+    low = s < tw1_tail.LOW
+    p[low] = tw.sf(np.maximum(s[low], -1e300))
     if two_sided:
         p = -np.expm1(2.0 * np.log1p(-p))  # 1 - (1 - p)^2 without cancellation
     return np.maximum.accumulate(p)
@@ -612,37 +632,50 @@ def _p_values(side: _Side, two_sided: bool) -> FloatArray:
 def _outliers(fr: _Frame, est: _Estimate, up: _Side, lo: _Side | None) -> tuple[FitOutlier, ...]:
     m = fr.m
     ranks = list(range(m - 1, m - 1 - up.count, -1))
-    p = list(_p_values(up, fr.model == "wigner"))
+    p = _p_values(up, fr.model == "wigner").tolist()
     if lo is not None:
         ranks += list(range(lo.count))
-        p += list(_p_values(lo, True))
+        p += _p_values(lo, True).tolist()
     r = np.array(ranks, dtype=np.intp)
     values = fr.values[r]
     if fr.model == "wigner":
         sp = wigner_spikes(values, est.center, est.sigma2, m)
         left: list[float | None] = [None] * r.size
         right: list[float | None] = [None] * r.size
-        overlap: list[float | None] = [float(o) for o in sp.overlap]
+        overlap: list[float | None] = sp.overlap.tolist()
     else:
         sp = rectangular_spikes(values, est.sigma2 / fr.rows, fr.big, fr.small)
         flipped = fr.cols > fr.rows
         rt = sp.overlap_big if flipped else sp.overlap
         lt = sp.overlap if flipped else sp.overlap_big
-        left, right = [float(o) for o in lt], [float(o) for o in rt]
+        left, right = lt.tolist(), rt.tolist()
         overlap = [None] * r.size
+    # plain Python numbers, converted by whole arrays (dozens of outliers per matrix)
+    columns = zip(
+        fr.index[r].tolist(),
+        values.tolist(),
+        p,
+        sp.spike.tolist(),
+        sp.spike_limit.tolist(),
+        overlap,
+        left,
+        right,
+        sp.finite_n.tolist(),
+        strict=True,
+    )
     return tuple(
         FitOutlier(
-            index=int(fr.index[r[i]]),
-            value=float(values[i]),
-            p_value=float(p[i]),
-            spike=float(sp.spike[i]),
-            spike_limit=float(sp.spike_limit[i]),
-            overlap=overlap[i],
-            left_overlap=left[i],
-            right_overlap=right[i],
-            finite_n=bool(sp.finite_n[i]),
+            index=i,
+            value=v,
+            p_value=pv,
+            spike=t,
+            spike_limit=tl,
+            overlap=o,
+            left_overlap=lt_,
+            right_overlap=rt_,
+            finite_n=fin,
         )
-        for i in range(r.size)
+        for i, v, pv, t, tl, o, lt_, rt_, fin in columns
     )
 
 

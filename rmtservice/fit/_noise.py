@@ -110,14 +110,44 @@ def central(n: int) -> slice:
     return slice(lo, hi)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def design(law: UnitLaw, n: int) -> FloatArray:
     """The unit law's quantiles at the central levels of ``n`` values (read-only)."""
     s = central(n)
     u = (np.arange(s.start, s.stop) + 0.5) / n
-    q = np.asarray(law.measure.quantile(u), dtype=float)
+    q = _central_quantile(law.measure, u)
     q.setflags(write=False)
     return q
+
+
+#: points of the table that starts Newton's method for the central quantiles
+_START_POINTS = 129
+_NEWTON_STEPS = 8
+
+
+def _central_quantile(m: Measure, u: FloatArray) -> FloatArray:
+    """Quantiles at levels ``u`` in ``[TRIM, 1 - TRIM]`` of a one-interval law.
+
+    The cdf tabulated at Chebyshev points of the support and inverted by linear
+    interpolation starts Newton's method within about 1e-4 of the width; away from the
+    edges the density is bounded below, so a few steps settle every level (the law's
+    own safeguarded ``quantile``, which serves any level, takes some forty from the
+    midpoint and stays the fallback)."""
+    lo, hi = (float(e[0]) for e in m.components()[:2])
+    grid = lo + (hi - lo) * 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, _START_POINTS)))
+    x = np.interp(u, m.cdf(grid), grid)
+    # quadratic convergence: past a step of 1e-9 widths one more reaches the rounding
+    # of the cdf itself (which no stopping rule on the steps may assume below 1 ulp)
+    settled = False
+    for _ in range(_NEWTON_STEPS):
+        step = (m.cdf(x) - u) / m.pdf(x)
+        x = x - step
+        if not np.all(np.isfinite(x) & (x > lo) & (x < hi)):
+            break
+        if settled:
+            return x
+        settled = np.max(np.abs(step), initial=0.0) <= 1e-9 * (hi - lo)
+    return np.asarray(m.quantile(u), dtype=float)
 
 
 def fit_bulk(
@@ -180,21 +210,111 @@ def _response_grid(
     return phi, x, w, f0, np.array([q2, xa, xb])
 
 
-def _perturbation(law: UnitLaw, f0: ComplexArray, spikes: FloatArray) -> ComplexArray:
-    """``f_1`` of the spikes' term at the bulk nodes: shape ``(spikes, nodes)``."""
-    t = spikes[:, None]
+def _residues(law: UnitLaw, f0: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
+    """``(C, p)`` with ``f_1 = C / (theta - p)`` at each bulk node: the spikes' term is
+    a simple pole in the spike for both laws (semicircle: ``p = omega = -1/f``,
+    ``C = 1/(1 - f^2)``; Marchenko-Pastur: ``p = w``, the subordination, and ``C``
+    collects the chain rule through ``Phi(w) = z``)."""
     if law.located:
-        omega = -1.0 / f0
-        return 1.0 / ((t - omega) * (1.0 - f0 * f0))
+        return 1.0 / (1.0 - f0 * f0), -1.0 / f0
     c = law.ratio
     w = -1.0 / f0 - c  # m = -1/(w + c) for pure noise
     a = 1.0 + c / w
     b = 2.0 * w * a + (1.0 - c)
-    g_eps = 1.0 / (t - w)
     g_w = 1.0 / (w * w)
     dphi_w = a * a - c * b * g_w
-    w1 = c * b * g_eps / dphi_w
-    return (g_eps + g_w * w1) / (a * a)
+    # f_1 = (g_eps + g_w w_1) / a^2 with w_1 = c b g_eps / dphi_w and g_eps = 1/(t - w)
+    return (1.0 + g_w * c * b / dphi_w) / (a * a), w
+
+
+def _perturbation(law: UnitLaw, f0: ComplexArray, spikes: FloatArray) -> ComplexArray:
+    """``f_1`` of the spikes' term at the bulk nodes: shape ``(spikes, nodes)`` (the
+    direct form, which :func:`response` evaluates through :func:`_response_kernel`)."""
+    residue, pole = _residues(law, f0)
+    return residue / (spikes[:, None] - pole)
+
+
+#: spikes at most this far, relative to their distance, from every pole take the series
+_SERIES_RATIO = 0.5
+#: its terms: 0.5^56 = 1.4e-17
+_SERIES_TERMS = 56
+
+
+@dataclass(frozen=True, eq=False)
+class _Kernel:
+    """The response as real arrays at the nodes, and as a power series far from them.
+
+    ``Im f_1 = (Im C (t - Re p) + Re C Im p) / ((t - Re p)^2 + (Im p)^2)`` at each node
+    (``c_im``, ``p_re``, ``c_p = Re C Im p``, ``p_im2 = (Im p)^2``); the fit's shifts are
+    ``Im f_1 @ kernels`` (the scale's and the centre's columns). The shifts are
+    ``-int_inside a(x) H(x) dx`` with ``H`` the cumulative change of the density,
+    ``H_i = sum_{j <= i} eta_j - eta_i / 2`` at the nodes (``eta_j = Im f_1 w_j / pi``);
+    summed by parts that is ``sum_j eta_j K_j`` with ``K_j = sum_{i >= j} a_i - a_j/2``:
+    one product per spike instead of a cumulative sum over the nodes (``w_j / pi`` and
+    the norms folded into ``K``).
+
+    Far from the poles, ``|t - z0| >= radius / _SERIES_RATIO`` with every pole within
+    ``radius`` of ``z0``, ``1/(t - p) = sum_m (p - z0)^m / (t - z0)^(m + 1)``, so the
+    shifts are ``(u / radius) sum_m u^m moments_m`` with ``u = radius / (t - z0)``: the
+    node sums done once per law (``moments``, ``(_SERIES_TERMS, 2)``).
+    """
+
+    c_im: FloatArray
+    p_re: FloatArray
+    c_p: FloatArray
+    p_im2: FloatArray
+    kernels: FloatArray
+    z0: float
+    radius: float
+    moments: FloatArray
+
+
+@functools.lru_cache(maxsize=64)
+def _response_kernel(law: UnitLaw) -> _Kernel:
+    """The arrays of the response of ``law`` (cached: they depend on the law only)."""
+    _, x, w, f0, const = _response_grid(law)
+    q2, xa, xb = const
+    inside = (x >= xa) & (x <= xb)
+    cols = []
+    for a, norm in ((x * w * inside, q2), (w * inside, 1.0 - 2.0 * TRIM)):
+        k = np.cumsum(a[::-1])[::-1] - 0.5 * a
+        cols.append(-k * w / (math.pi * norm))
+    kernels = np.column_stack(cols)
+    residue, pole = _residues(law, f0)
+    z0 = 0.5 * float(pole.real.min() + pole.real.max())
+    radius = float(np.max(np.abs(pole - z0)))
+    v = (pole - z0) / radius
+    powers = v[None, :] ** np.arange(_SERIES_TERMS)[:, None]
+    moments = (powers * residue).imag @ kernels
+    arrays = (residue.imag, pole.real, residue.real * pole.imag, pole.imag**2, kernels, moments)
+    for a in arrays:
+        a.setflags(write=False)
+    c_im, p_re, c_p, p_im2 = arrays[:4]
+    return _Kernel(c_im, p_re, c_p, p_im2, kernels, z0, radius, moments)
+
+
+def _shifts(k: _Kernel, t: FloatArray) -> FloatArray:
+    """The two shifts (columns) for spikes ``t``: the series far from the poles, the
+    node sums near them."""
+    out = np.empty((t.size, 2))
+    u = k.radius / (t - k.z0)
+    far = np.abs(u) <= _SERIES_RATIO
+    if np.any(far):
+        uf = u[far]
+        out[far] = (np.power.outer(uf, np.arange(_SERIES_TERMS)) @ k.moments) * (uf / k.radius)[
+            :, None
+        ]
+    near = ~far
+    if np.any(near):
+        # Im f_1 in real arithmetic (a third of the complex one's work), in place
+        d = np.subtract.outer(t[near], k.p_re)
+        im_f1 = d * k.c_im
+        im_f1 += k.c_p
+        d *= d
+        d += k.p_im2
+        im_f1 /= d
+        out[near] = im_f1 @ k.kernels
+    return out
 
 
 def response(law: UnitLaw, spikes: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -209,19 +329,11 @@ def response(law: UnitLaw, spikes: FloatArray) -> tuple[FloatArray, FloatArray]:
     spikes = np.asarray(spikes, dtype=float)
     if spikes.size == 0:
         return np.empty(0), np.empty(0)
-    _, x, w, f0, const = _response_grid(law)
-    q2, xa, xb = const
-    sign = np.sign(spikes) if law.located else np.ones_like(spikes)
-    f1 = _perturbation(law, f0, np.abs(spikes) if law.located else spikes)
-    eta = f1.imag / math.pi * w  # mass of the density change on each node's interval
-    h = np.cumsum(eta, axis=1) - 0.5 * eta  # cumulative change at the nodes
-    inside = (x >= xa) & (x <= xb)
-    d_slope = -np.sum((x * w)[inside] * h[:, inside], axis=1) / q2
-    d_center = -np.sum(w[inside] * h[:, inside], axis=1) / (1.0 - 2.0 * TRIM)
+    out = _shifts(_response_kernel(law), np.abs(spikes) if law.located else spikes)
     if law.located:
         # a spike below the bulk is the mirror image: same scale, opposite centre shift
-        return 2.0 * d_slope, sign * d_center
-    return d_slope, np.zeros_like(d_slope)
+        return 2.0 * out[:, 0], np.sign(spikes) * out[:, 1]
+    return out[:, 0], np.zeros(spikes.size)
 
 
 # --------------------------------------------------------------- CLT variance

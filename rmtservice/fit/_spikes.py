@@ -139,13 +139,17 @@ def _newton_rows(
 ) -> tuple[FloatArray, BoolArray]:
     """Newton's method on the rows ``idx`` with ``others`` fixed; the rows that
     converged."""
+    x = x.copy()
     converged = np.zeros(x.size, dtype=bool)
+    live = np.arange(x.size)
     for _ in range(_NEWTON):
-        value, slope = rows(x, idx, others)[:2]
-        delta = (value - target) / slope
-        x = step(x, delta)
-        converged = np.abs(delta) <= _TOL * (np.abs(x) + scale)
-        if np.all(converged | ~np.isfinite(x)):
+        # only the rows still moving: each costs a row of the k x k sums
+        value, slope = rows(x[live], idx[live], others)[:2]
+        delta = (value - target[live]) / slope
+        x[live] = step(x[live], delta)
+        converged[live] = np.abs(delta) <= _TOL * (np.abs(x[live]) + scale)
+        live = live[~converged[live] & np.isfinite(x[live])]
+        if live.size == 0:
             break
     return x, converged & np.isfinite(x)
 

@@ -58,18 +58,19 @@ def tail_fit(x: FloatArray) -> TailFit | None:
         return None
     ks_ = np.unique(np.geomspace(MIN_TAIL, kmax, _CANDIDATES).astype(int))
     logs = np.log(top[:kmax])
-    csum = np.cumsum(logs)
-    idx = np.arange(kmax)
-    best: TailFit | None = None
-    for k in ks_:
-        s = csum[k - 1] - k * logs[k - 1]
-        if not s > 0:
-            continue  # ties at the top: no spread to fit
-        alpha = 1.0 + k / s
-        xmin = top[k - 1]
-        model = (top[:k] / xmin) ** (1.0 - alpha)  # fitted survival at the tail points
-        i = idx[:k]
-        d = float(max(np.max(np.abs(model - i / k)), np.max(np.abs(model - (i + 1) / k))))
-        if best is None or d < best.ks:
-            best = TailFit(float(alpha), float(xmin), int(k), d)
-    return best
+    spread = np.cumsum(logs)[ks_ - 1] - ks_ * logs[ks_ - 1]
+    ks_, spread = ks_[spread > 0], spread[spread > 0]  # ties at the top: nothing to fit
+    if ks_.size == 0:
+        return None
+    alpha = 1.0 + ks_ / spread
+    xmin = top[ks_ - 1]
+    # every candidate at once: its fitted survival at the tail points (masked past k)
+    i = np.arange(kmax)
+    inside = i < ks_[:, None]
+    with np.errstate(over="ignore"):
+        model = (top[None, :kmax] / xmin[:, None]) ** (1.0 - alpha[:, None])
+    k = ks_[:, None]
+    gap = np.maximum(np.abs(model - i / k), np.abs(model - (i + 1) / k))
+    d = np.max(np.where(inside, gap, -np.inf), axis=1)
+    j = int(np.argmin(d))  # the first of equal distances, as a scan would keep
+    return TailFit(float(alpha[j]), float(xmin[j]), int(ks_[j]), float(d[j]))
