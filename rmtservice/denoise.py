@@ -455,7 +455,11 @@ def _oracle_estimate(
 
 
 def _rank(v: FloatArray, centre: float) -> int:
-    return int(np.count_nonzero(v != centre))
+    """The values kept: away from ``centre`` by more than rounding of the largest (the
+    rotation-invariant values of an exactly rank-deficient matrix are 1e-17, not 0)."""
+    d = np.abs(v - centre)
+    top = float(np.max(d)) if d.size else 0.0
+    return int(np.count_nonzero(d > 64.0 * np.finfo(float).eps * top))
 
 
 def _shrinkage(sp: _Spectrum, eta: float | None, noise_bulk: bool | None) -> Shrinkage:
@@ -830,8 +834,8 @@ def denoise(
         The true signal (tests and benchmarks): enables ``oracle`` and ``error``.
     with_fit : bool, optional
         Fit the spectrum and return the fit (default: only when ``sigma2`` is not given;
-        it must be then). With ``sigma2`` given, the fit takes it as known and only
-        informs (outliers, goodness of fit, verdict).
+        it must be then). With ``sigma2`` given, the fit takes it as known; its verdict
+        is the ``noise_bulk`` of the denoiser (unless given), so the two agree.
     alpha, bootstrap, seed
         Passed to :func:`rmtservice.fit.fit` (the level of its outlier tests, its
         replicates and their seed).
@@ -879,8 +883,9 @@ def denoise(
         sigma2 = fitted.sigma2
         if model == "wigner" and centre is None:
             centre = fitted.center
-        if noise_bulk is None:
-            noise_bulk = fitted.verdict.noise_plus_spikes
+    if fitted is not None and noise_bulk is None:
+        # the answer's fit and its denoiser agree on whether the bulk is noise
+        noise_bulk = fitted.verdict.noise_plus_spikes
     sp, order = _spectrum(raw, sigma2, model, shape, centre)
     d = _finish(sp, order, vecs, method, output, eta, noise_bulk, signal)
     if fitted is None:

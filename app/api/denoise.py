@@ -69,7 +69,7 @@ DENOISE_EXAMPLES = {
 
 DENOISE_RESPONSES = {
     "spiked": {
-        "summary": "Three values kept and shrunk (abridged: the fit's verdict message)",
+        "summary": "Not noise plus spikes: the rotation-invariant estimator (abridged)",
         "value": {
             "fit": {
                 "model": "rectangular",
@@ -97,24 +97,25 @@ DENOISE_RESPONSES = {
             },
             "model": "rectangular",
             "shape": {"rows": 12, "cols": 10},
-            "method": "shrink",
-            "reason": "the bulk looks like pure noise at sigma2 = 0.1 (3 value(s) beyond its "
-            "edge): optimal shrinkage is predicted to give 0.238 against 0.297 for the "
-            "rotation-invariant estimator, 0.268 for the optimal hard threshold, 0.268 for "
-            "pruning to the bulk edge",
+            "method": "rie",
+            "reason": "the signal is not low rank (the data hold 0.208 standard deviations "
+            "more energy than the noise plus the 3 value(s) beyond its edge taken as spikes): "
+            "the rotation-invariant estimator is predicted to give 0.127 against 0.217 for "
+            "optimal shrinkage, 0.227 for the optimal hard threshold, 0.227 for pruning to "
+            "the bulk edge; pruning to the edge is worse than doing nothing (0.166)",
             "sigma2": 0.1,
             "centre": 0.0,
-            "noise_bulk": True,
-            "values": [2.795, 0.7148, 0.4964, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "noise_bulk": False,
+            "values": [2.794, 0.7716, 0.6175, 0.4063, 0.3184, 0.0, 0.0, 0.0, 0.0, 0.0],
             "observed": [2.859, 0.9366, 0.7827, 0.5629, 0.4661, 0.0, 0.0, 0.0, 0.0, 0.0],
-            "rank": 3,
-            "ranks": {"none": 10, "hard": 3, "optimal_hard": 3, "shrink": 3, "rie": 10},
+            "rank": 5,
+            "ranks": {"none": 5, "hard": 3, "optimal_hard": 3, "shrink": 3, "rie": 5},
             "predicted_error": {
-                "none": 0.3612,
-                "hard": 0.2677,
-                "optimal_hard": 0.2677,
-                "shrink": 0.2383,
-                "rie": 0.2968,
+                "none": 0.1662,
+                "hard": 0.2271,
+                "optimal_hard": 0.2271,
+                "shrink": 0.217,
+                "rie": 0.1273,
             },
             "factors": None,
             "matrix": None,
