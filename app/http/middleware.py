@@ -159,19 +159,34 @@ class BodySizeLimit:
                     raise self._too_large(what, f"more than {limit} bytes", limit)
             return message
 
-        started = False
+        await _run_or_refuse(self.app, scope, receive, send, counting_receive, BodyTooLarge)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge as exc:
-            if started:
-                raise
-            await problem_response(scope, exc.slug, exc.detail)(scope, receive, tracking_send)
+async def _run_or_refuse(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    wrapped: Receive,
+    error: type[BodyTooLarge] | type[RequestTimeout],
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Run ``app`` reading the body through ``wrapped``; when it raises ``error`` before
+    an answer has started, answer its problem instead (after, the error goes on up)."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, wrapped, tracking_send)
+    except error as exc:
+        if started:
+            raise
+        response = problem_response(scope, exc.slug, exc.detail, headers=headers)
+        await response(scope, receive, tracking_send)
 
 
 class BodyTimeout:
@@ -208,22 +223,9 @@ class BodyTimeout:
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, tracking_send)
-        except RequestTimeout as exc:
-            if started:
-                raise
-            response = problem_response(
-                scope, exc.slug, exc.detail, headers={"Connection": "close"}
-            )
-            await response(scope, receive, tracking_send)
+        await _run_or_refuse(
+            self.app, scope, receive, send, timed_receive, RequestTimeout, {"Connection": "close"}
+        )
 
 
 #: on every answer; a Content-Security-Policy only where the route set none (the docs
