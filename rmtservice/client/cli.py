@@ -362,13 +362,8 @@ def _rect_stieltjes(
 def _rect_simulate(
     client: Any, fields: dict[str, Any], args: argparse.Namespace
 ) -> tuple[Any, str]:
-    noise = fields["noise"] | {"distribution": args.noise}
-    if args.df is not None:
-        noise["df"] = args.df
-    if args.density is not None:
-        noise["density"] = args.density
     fields |= {
-        "noise": noise,
+        "noise": _noise_law(fields["noise"], args),
         "rows": args.rows,
         "cols": args.cols,
         "spikes": args.spikes,
@@ -537,14 +532,19 @@ def _run(args: argparse.Namespace) -> str:
     return r.model_dump_json(indent=2) if args.json else text
 
 
-def _simulate(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> Any:
-    noise = fields["noise"] | {"distribution": args.noise}
+def _noise_law(noise: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The request's noise with the simulation's law (``--noise``, ``--df``, ``--density``)."""
+    law = noise | {"distribution": args.noise}
     if args.df is not None:
-        noise["df"] = args.df
+        law["df"] = args.df
     if args.density is not None:
-        noise["density"] = args.density
+        law["density"] = args.density
+    return law
+
+
+def _simulate(client: Any, fields: dict[str, Any], args: argparse.Namespace) -> Any:
     fields |= {
-        "noise": noise,
+        "noise": _noise_law(fields["noise"], args),
         "n": args.n,
         "spikes": args.spikes,
         "seed": args.seed,
